@@ -1,0 +1,189 @@
+//! `rollcall serve`: configuration layering and start-up.
+//!
+//! Precedence, lowest to highest: built-in defaults, the `--config` TOML file, `ROLLCALL_*`
+//! environment variables, command-line flags. clap resolves the last two (a flag wins over its
+//! variable); the result is laid over the file's values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use rollcall_server::Server;
+use rollcall_server::config::Config;
+
+/// Options of `rollcall serve`. Each can also be set in the config file (key in brackets) or
+/// with the environment variable shown.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file; see docs/configuration.md. Flags and variables override it.
+    #[arg(long, env = "ROLLCALL_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Address to listen on [listen]. Default 127.0.0.1:7070.
+    #[arg(long, env = "ROLLCALL_LISTEN")]
+    listen: Option<SocketAddr>,
+
+    /// This node's number in connection ids [node_id]. Default: random.
+    #[arg(long, env = "ROLLCALL_NODE_ID")]
+    node_id: Option<u32>,
+
+    /// Milliseconds between server pings [heartbeat.interval_ms]. Default 15000.
+    #[arg(long, env = "ROLLCALL_HEARTBEAT_INTERVAL_MS")]
+    heartbeat_interval_ms: Option<u64>,
+
+    /// Milliseconds of silence after which a connection is closed and its members leave
+    /// [heartbeat.timeout_ms]. Default 45000.
+    #[arg(long, env = "ROLLCALL_HEARTBEAT_TIMEOUT_MS")]
+    heartbeat_timeout_ms: Option<u64>,
+
+    /// Largest WebSocket frame accepted, in bytes [limits.max_frame_bytes]. Default 65536.
+    #[arg(long, env = "ROLLCALL_MAX_FRAME_BYTES")]
+    max_frame_bytes: Option<usize>,
+
+    /// Largest member data, in bytes of JSON [limits.max_member_data_bytes]. Default 2048.
+    #[arg(long, env = "ROLLCALL_MAX_MEMBER_DATA_BYTES")]
+    max_member_data_bytes: Option<usize>,
+
+    /// Largest message payload, in bytes of JSON [limits.max_message_bytes]. Default 16384.
+    #[arg(long, env = "ROLLCALL_MAX_MESSAGE_BYTES")]
+    max_message_bytes: Option<usize>,
+
+    /// Most channels per connection [limits.max_channels_per_connection]. Default 100.
+    #[arg(long, env = "ROLLCALL_MAX_CHANNELS_PER_CONNECTION")]
+    max_channels_per_connection: Option<usize>,
+
+    /// Most members per channel [limits.max_members_per_channel]. Default 100000.
+    #[arg(long, env = "ROLLCALL_MAX_MEMBERS_PER_CHANNEL")]
+    max_members_per_channel: Option<usize>,
+
+    /// Bytes queued for one connection before it is dropped as a slow consumer
+    /// [limits.max_queue_bytes]. Default 1048576.
+    #[arg(long, env = "ROLLCALL_MAX_QUEUE_BYTES")]
+    max_queue_bytes: Option<usize>,
+
+    /// Most simultaneous connections [limits.max_connections]. Default 100000.
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+
+    /// Serve the /test/echo WebSocket endpoint, for conformance tests only
+    /// [testing.echo_endpoint]. Default off.
+    #[arg(long, env = "ROLLCALL_TEST_ECHO_ENDPOINT")]
+    test_echo_endpoint: bool,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Result<Config, String> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+            None => Config::default(),
+        };
+        let set = |slot: &mut usize, value: Option<usize>| {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if self.node_id.is_some() {
+            config.node_id = self.node_id;
+        }
+        if let Some(ms) = self.heartbeat_interval_ms {
+            config.heartbeat.interval_ms = ms;
+        }
+        if let Some(ms) = self.heartbeat_timeout_ms {
+            config.heartbeat.timeout_ms = ms;
+        }
+        let limits = &mut config.limits;
+        set(&mut limits.max_frame_bytes, self.max_frame_bytes);
+        set(
+            &mut limits.max_member_data_bytes,
+            self.max_member_data_bytes,
+        );
+        set(&mut limits.max_message_bytes, self.max_message_bytes);
+        set(
+            &mut limits.max_channels_per_connection,
+            self.max_channels_per_connection,
+        );
+        set(
+            &mut limits.max_members_per_channel,
+            self.max_members_per_channel,
+        );
+        set(&mut limits.max_queue_bytes, self.max_queue_bytes);
+        set(&mut limits.max_connections, self.max_connections);
+        config.testing.echo_endpoint |= self.test_echo_endpoint;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
+pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("rollcall: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rollcall: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let apps = config.apps.clone();
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("rollcall: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match server.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("rollcall: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "rollcall {} listening on http://{addr}",
+        rollcall_server::SERVER_VERSION
+    );
+    for app in &apps {
+        let access = if app.allow_anonymous {
+            "anonymous clients allowed"
+        } else {
+            "tokens required"
+        };
+        println!("  app {:?}: key {:?} ({access})", app.id.as_str(), app.key);
+    }
+    if let Some(app) = apps.iter().find(|a| a.allow_anonymous) {
+        println!(
+            "  try: websocat 'ws://{addr}/ws?app={}&client_id=alice' then send {{\"op\":\"join\",\"channel\":\"lobby\"}}",
+            app.key
+        );
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match server.run(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rollcall: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

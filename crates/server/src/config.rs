@@ -1,0 +1,290 @@
+//! Server configuration: built-in defaults, overridden by a TOML file, then by `ROLLCALL_*`
+//! environment variables and command-line flags (those two are merged by the CLI).
+//!
+//! Every field documents its default; `docs/configuration.md` has the same table.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use rollcall_core::AppId;
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid configuration in {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// The values are individually valid but do not make sense together.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:7070`.
+    pub listen: SocketAddr,
+    /// This node's number, the first half of every connection id. Default: random at start-up.
+    pub node_id: Option<u32>,
+    /// Heartbeat timings.
+    pub heartbeat: HeartbeatConfig,
+    /// Size and count limits.
+    pub limits: Limits,
+    /// The tenants. Default: one development app (see [`AppConfig::development`]).
+    pub apps: Vec<AppConfig>,
+    /// Switches meant for test suites only.
+    pub testing: TestingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            node_id: None,
+            heartbeat: HeartbeatConfig::default(),
+            limits: Limits::default(),
+            apps: vec![AppConfig::development()],
+            testing: TestingConfig::default(),
+        }
+    }
+}
+
+/// How the server notices connections that vanished without closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// How often the server sends a WebSocket ping. Default 15000 ms.
+    pub interval_ms: u64,
+    /// A connection from which nothing (frame, ping or pong) arrives for this long is closed and
+    /// its members leave. Default 45000 ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 15_000,
+            timeout_ms: 45_000,
+        }
+    }
+}
+
+impl HeartbeatConfig {
+    /// [`Self::interval_ms`] as a duration.
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+
+    /// [`Self::timeout_ms`] as a duration.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Limits that keep every input and every queue bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest WebSocket frame or message accepted; larger ones close the connection with 1009.
+    /// Default 65536.
+    pub max_frame_bytes: usize,
+    /// Largest member data (serialized JSON object). Default 2048.
+    pub max_member_data_bytes: usize,
+    /// Largest message payload (serialized JSON) for `publish`, `ephemeral` and invitations.
+    /// Default 16384.
+    pub max_message_bytes: usize,
+    /// Most channels one connection may join or watch at once. Default 100.
+    pub max_channels_per_connection: usize,
+    /// Most distinct members (client ids) in one channel. Default 100000.
+    pub max_members_per_channel: usize,
+    /// Bytes of outbound messages queued for one connection before it is disconnected as a slow
+    /// consumer (close code 4009). Default 1048576.
+    pub max_queue_bytes: usize,
+    /// Most connections the server accepts at once; more are refused with close code 4013.
+    /// Default 100000.
+    pub max_connections: usize,
+    /// Most invitations one connection may have waiting for an answer. Default 32.
+    pub max_pending_invitations: usize,
+    /// How long an invitation waits for an answer. Default 60000 ms.
+    pub invitation_ttl_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 64 * 1024,
+            max_member_data_bytes: 2048,
+            max_message_bytes: 16 * 1024,
+            max_channels_per_connection: 100,
+            max_members_per_channel: 100_000,
+            max_queue_bytes: 1024 * 1024,
+            max_connections: 100_000,
+            max_pending_invitations: 32,
+            invitation_ttl_ms: 60_000,
+        }
+    }
+}
+
+/// One tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app's id.
+    pub id: AppId,
+    /// The public key clients name in the connection URL (`?app=`).
+    pub key: String,
+    /// The secret that signs tokens. Never sent to clients.
+    pub secret: String,
+    /// Whether connections may assert their own client id without a token. Default false.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+impl AppConfig {
+    /// The built-in development app: id `dev`, key `dev-key`, secret `dev-secret`, anonymous
+    /// clients allowed. Fine on a laptop; replace it before exposing the server.
+    #[must_use]
+    pub fn development() -> Self {
+        Self {
+            // "dev" is a valid app id.
+            #[allow(clippy::expect_used)]
+            id: AppId::parse("dev").expect("valid app id"),
+            key: "dev-key".into(),
+            secret: "dev-secret".into(),
+            allow_anonymous: true,
+        }
+    }
+}
+
+/// Switches for test suites.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestingConfig {
+    /// Serve `/test/echo`, a WebSocket echo endpoint on the same stack and settings as `/ws`,
+    /// used by the WebSocket conformance run. Default false.
+    pub echo_endpoint: bool,
+}
+
+impl Config {
+    /// Reads a TOML file; keys it leaves out keep their defaults.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown,
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks that the values make sense together.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.apps.is_empty() {
+            return bad("at least one app is required".into());
+        }
+        let mut ids = HashSet::new();
+        let mut keys = HashSet::new();
+        for app in &self.apps {
+            if !ids.insert(&app.id) {
+                return bad(format!("app id {:?} appears twice", app.id.as_str()));
+            }
+            if app.key.is_empty() || !keys.insert(&app.key) {
+                return bad(format!(
+                    "app {:?}: key must be non-empty and unique",
+                    app.id.as_str()
+                ));
+            }
+            if app.secret.len() < 8 {
+                return bad(format!(
+                    "app {:?}: secret must be at least 8 bytes",
+                    app.id.as_str()
+                ));
+            }
+        }
+        let h = &self.heartbeat;
+        if h.interval_ms == 0 || h.timeout_ms <= h.interval_ms {
+            return bad(format!(
+                "heartbeat.timeout_ms ({}) must be greater than heartbeat.interval_ms ({}), which must be above 0",
+                h.timeout_ms, h.interval_ms
+            ));
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_frame_bytes", l.max_frame_bytes),
+            ("max_member_data_bytes", l.max_member_data_bytes),
+            ("max_message_bytes", l.max_message_bytes),
+            ("max_channels_per_connection", l.max_channels_per_connection),
+            ("max_members_per_channel", l.max_members_per_channel),
+            ("max_queue_bytes", l.max_queue_bytes),
+            ("max_connections", l.max_connections),
+            ("max_pending_invitations", l.max_pending_invitations),
+        ] {
+            if value == 0 {
+                return bad(format!("limits.{name} must be above 0"));
+            }
+        }
+        if l.max_frame_bytes < 1024 {
+            return bad("limits.max_frame_bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_include_the_dev_app() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.apps[0].key, "dev-key");
+        assert!(config.apps[0].allow_anonymous);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_other_defaults_and_unknown_keys_are_refused() {
+        let config: Config = toml::from_str("[limits]\nmax_frame_bytes = 4096\n").unwrap();
+        assert_eq!(config.limits.max_frame_bytes, 4096);
+        assert_eq!(config.limits.max_member_data_bytes, 2048);
+        assert!(toml::from_str::<Config>("[limits]\nmax_frame = 1\n").is_err());
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        let mut config = Config::default();
+        config.heartbeat.timeout_ms = config.heartbeat.interval_ms;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.apps.push(AppConfig::development());
+        assert!(config.validate().is_err());
+    }
+}

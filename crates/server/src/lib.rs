@@ -1,0 +1,20 @@
+//! The rollcall presence server.
+//!
+//! Layers, top to bottom (see `docs/architecture.md`): [`transport`](crate) (HTTP routes and
+//! WebSocket upgrades) → `session` (one connection's state machine) → `hub` (channels,
+//! subscribers, fan-out; the presence registry from `rollcall-core` inside) . I/O happens only at
+//! the top; the hub and the registry never touch a socket.
+
+pub mod auth;
+mod clients;
+pub mod config;
+mod hub;
+mod invitations;
+mod outbound;
+mod server;
+mod session;
+mod state;
+mod transport;
+
+pub use server::{Server, StartError};
+pub use session::SERVER_VERSION;

@@ -1,0 +1,226 @@
+//! A connection's outbound queue, bounded in bytes, and the writer task that drains it.
+//!
+//! Everything a connection is sent (acks, errors, events, pings, the final close) goes through
+//! this one queue, so the order in which the hub pushes is the order the client reads. The hub
+//! pushes with a short, non-blocking call while holding a channel lock; the writer does the slow
+//! socket work outside any lock.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{Sink, SinkExt};
+use parking_lot::Mutex;
+use rollcall_proto::CloseCode;
+use tokio::sync::Notify;
+
+/// How long the writer may spend delivering the final close frame to a client that does not
+/// read. Without a bound, a vanished peer would hold the task until TCP gives up (minutes).
+pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// One frame waiting to be written.
+#[derive(Debug, Clone)]
+enum Frame {
+    Text(Utf8Bytes),
+    Ping,
+    Close(CloseCode, &'static str),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: VecDeque<Frame>,
+    bytes: usize,
+    closing: bool,
+}
+
+/// The sending half of a connection, shared by the session and every channel it subscribes to.
+#[derive(Debug)]
+pub struct Outbound {
+    state: Mutex<State>,
+    wake: Notify,
+    closing: Notify,
+    max_bytes: usize,
+}
+
+impl Outbound {
+    /// A queue that holds at most `max_bytes` of text (or a single frame of any size when empty,
+    /// so that a large snapshot can always be delivered to a client that is keeping up).
+    #[must_use]
+    pub fn new(max_bytes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            closing: Notify::new(),
+            max_bytes,
+        })
+    }
+
+    /// Queues a text frame. A client whose queue would overflow is disconnected as a slow
+    /// consumer (close 4009): its queue is dropped so its memory is freed at once.
+    pub fn push(&self, text: &Utf8Bytes) {
+        let mut state = self.state.lock();
+        if state.closing {
+            return;
+        }
+        let overflow = state.bytes > 0 && state.bytes + text.len() > self.max_bytes;
+        if overflow {
+            state.frames.clear();
+            state.bytes = 0;
+            state.closing = true;
+            state
+                .frames
+                .push_back(Frame::Close(CloseCode::SlowConsumer, "slow_consumer"));
+        } else {
+            state.bytes += text.len();
+            state.frames.push_back(Frame::Text(text.clone()));
+        }
+        drop(state);
+        self.wake.notify_one();
+        if overflow {
+            self.closing.notify_waiters();
+        }
+    }
+
+    /// Queues a text frame only if the queue is less than half full; otherwise drops it. For
+    /// ephemeral traffic (cursors, typing), where a lagging client is better served by skipping
+    /// stale updates than by being disconnected.
+    pub fn push_lossy(&self, text: &Utf8Bytes) -> bool {
+        if self.state.lock().bytes * 2 > self.max_bytes {
+            return false;
+        }
+        self.push(text);
+        true
+    }
+
+    /// Queues a WebSocket ping.
+    pub fn ping(&self) {
+        let mut state = self.state.lock();
+        if !state.closing {
+            state.frames.push_back(Frame::Ping);
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Queues `last` (typically an error explaining why), then a close frame, and refuses
+    /// everything after. Frames already queued are still delivered first.
+    pub fn close(&self, last: Option<&Utf8Bytes>, code: CloseCode, reason: &'static str) {
+        let mut state = self.state.lock();
+        if state.closing {
+            return;
+        }
+        state.closing = true;
+        if let Some(text) = last {
+            state.frames.push_back(Frame::Text(text.clone()));
+        }
+        state.frames.push_back(Frame::Close(code, reason));
+        drop(state);
+        self.wake.notify_one();
+        self.closing.notify_waiters();
+    }
+
+    /// Whether the connection is closing (a close was queued or the writer stopped).
+    #[must_use]
+    pub fn is_closing(&self) -> bool {
+        self.state.lock().closing
+    }
+
+    /// Resolves once the connection is closing: a close was queued (by the session, or by an
+    /// overflow) or the writer stopped because the socket failed.
+    pub async fn closing(&self) {
+        let notified = self.closing.notified();
+        if self.is_closing() {
+            return;
+        }
+        notified.await;
+    }
+
+    fn take(&self) -> VecDeque<Frame> {
+        let mut state = self.state.lock();
+        state.bytes = 0;
+        std::mem::take(&mut state.frames)
+    }
+
+    fn mark_stopped(&self) {
+        let mut state = self.state.lock();
+        state.closing = true;
+        state.frames.clear();
+        state.bytes = 0;
+        drop(state);
+        self.closing.notify_waiters();
+    }
+
+    /// Drains the queue into `sink` until a close frame is written or the socket fails. Frames
+    /// are fed one by one and flushed once per wake-up, so a burst costs one syscall, not many.
+    /// The session aborts this task if it is still stuck on a dead socket after cleaning up.
+    pub async fn run_writer<S>(self: Arc<Self>, mut sink: S)
+    where
+        S: Sink<Message> + Unpin,
+    {
+        'run: loop {
+            self.wake.notified().await;
+            let frames = self.take();
+            for frame in frames {
+                let message = match frame {
+                    Frame::Text(text) => Message::Text(text),
+                    Frame::Ping => Message::Ping(bytes::Bytes::new()),
+                    Frame::Close(code, reason) => {
+                        let close = Message::Close(Some(CloseFrame {
+                            code: code.code(),
+                            reason: Utf8Bytes::from_static(reason),
+                        }));
+                        let _ = tokio::time::timeout(CLOSE_DEADLINE, async {
+                            let _ = sink.send(close).await;
+                            let _ = sink.close().await;
+                        })
+                        .await;
+                        break 'run;
+                    }
+                };
+                if sink.feed(message).await.is_err() {
+                    break 'run;
+                }
+            }
+            if sink.flush().await.is_err() {
+                break;
+            }
+        }
+        self.mark_stopped();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_replaces_the_queue_with_a_slow_consumer_close() {
+        let out = Outbound::new(10);
+        out.push(&Utf8Bytes::from("12345678"));
+        assert!(!out.is_closing());
+        out.push(&Utf8Bytes::from("12345"));
+        assert!(out.is_closing());
+        let frames = out.take();
+        assert_eq!(frames.len(), 1);
+        assert!(matches!(
+            frames[0],
+            Frame::Close(CloseCode::SlowConsumer, _)
+        ));
+    }
+
+    #[test]
+    fn one_oversized_frame_fits_an_empty_queue() {
+        let out = Outbound::new(4);
+        out.push(&Utf8Bytes::from("a large snapshot"));
+        assert!(!out.is_closing());
+    }
+
+    #[test]
+    fn lossy_pushes_are_dropped_past_half_full() {
+        let out = Outbound::new(10);
+        assert!(out.push_lossy(&Utf8Bytes::from("123456")));
+        assert!(!out.push_lossy(&Utf8Bytes::from("1")));
+        assert!(!out.is_closing());
+    }
+}

@@ -1,0 +1,360 @@
+//! Carrying out one request: checks that belong to the connection (identity, grants, limits,
+//! sizes) here; everything about channels in the hub.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use rollcall_core::{ChannelName, ClientId, DataError, MemberData, PresenceError};
+use rollcall_proto::{AckResult, Command, DataChange, ErrorCode, RequestId, ServerMessage};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::Session;
+use crate::auth::Action;
+use crate::hub::{HubError, Publication, Requester};
+use crate::invitations::{Invitation, TooManyInvitations};
+
+/// A request that failed, with its documented code.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<HubError> for Failure {
+    fn from(error: HubError) -> Self {
+        let code = match &error {
+            HubError::Presence(PresenceError::AlreadyJoined) => ErrorCode::AlreadyJoined,
+            HubError::Presence(PresenceError::NotJoined) => ErrorCode::NotJoined,
+            HubError::Presence(PresenceError::ChannelFull { .. }) => ErrorCode::ChannelFull,
+            HubError::Data(e) => return e.clone().into(),
+            HubError::AlreadySubscribed => ErrorCode::AlreadySubscribed,
+            HubError::NotSubscribed => ErrorCode::NotSubscribed,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<DataError> for Failure {
+    fn from(error: DataError) -> Self {
+        let code = match error {
+            DataError::NotAnObject => ErrorCode::InvalidData,
+            DataError::TooLarge { .. } => ErrorCode::DataTooLarge,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<TooManyInvitations> for Failure {
+    fn from(error: TooManyInvitations) -> Self {
+        Self::new(ErrorCode::TooManyInvitations, error.to_string())
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+impl Session {
+    fn requester<'a>(&'a self, id: Option<&'a RequestId>) -> Requester<'a> {
+        Requester {
+            connection_id: self.id,
+            client_id: self.identity.client_id.as_ref(),
+            outbound: &self.outbound,
+            reply: Some(id),
+        }
+    }
+
+    fn require(&self, action: Action, channel: &ChannelName) -> Outcome {
+        if self.identity.allows(action, channel) {
+            return Ok(());
+        }
+        let verb = match action {
+            Action::Join => "join",
+            Action::Watch => "watch",
+            Action::Publish => "publish to",
+        };
+        Err(Failure::new(
+            ErrorCode::Forbidden,
+            format!("the token does not grant the right to {verb} {channel:?}"),
+        ))
+    }
+
+    fn client_id(&self) -> Result<ClientId, Failure> {
+        self.identity.client_id.clone().ok_or_else(|| {
+            Failure::new(
+                ErrorCode::IdentityRequired,
+                "this connection has no client id: connect with ?client_id= or a token",
+            )
+        })
+    }
+
+    fn room_for(&self, channel: &ChannelName) -> Outcome {
+        let max = self.state.config.limits.max_channels_per_connection;
+        if self.channels.contains(channel) || self.channels.len() < max {
+            return Ok(());
+        }
+        Err(Failure::new(
+            ErrorCode::TooManyChannels,
+            format!("a connection may subscribe to at most {max} channels"),
+        ))
+    }
+
+    fn subscribed(&self, channel: &ChannelName) -> Outcome {
+        if self.channels.contains(channel) {
+            return Ok(());
+        }
+        Err(HubError::NotSubscribed.into())
+    }
+
+    fn max_data(&self) -> usize {
+        self.state.config.limits.max_member_data_bytes
+    }
+
+    /// Applies the token's data over `data`: the token's keys win.
+    fn with_token_data(&self, data: MemberData) -> Result<MemberData, DataError> {
+        match &self.identity.token_data {
+            Some(token) => data.merge_patch(token, self.max_data()),
+            None => Ok(data),
+        }
+    }
+
+    /// The data a `join` enters with: the client's, under the token's.
+    fn join_data(&self, data: Option<&Value>) -> Result<Option<MemberData>, DataError> {
+        match (data, &self.identity.token_data) {
+            (None, None) => Ok(None),
+            (Some(data), _) => {
+                let data = MemberData::from_value(data, self.max_data())?;
+                self.with_token_data(data).map(Some)
+            }
+            (None, Some(_)) => self.with_token_data(MemberData::empty()).map(Some),
+        }
+    }
+
+    fn payload(&self, data: &Value) -> Result<Box<RawValue>, Failure> {
+        // A `Value` always serializes.
+        let raw = serde_json::value::to_raw_value(data)
+            .map_err(|e| Failure::new(ErrorCode::InvalidMessage, e.to_string()))?;
+        let max = self.state.config.limits.max_message_bytes;
+        if raw.get().len() > max {
+            return Err(Failure::new(
+                ErrorCode::MessageTooLarge,
+                format!(
+                    "the payload is {} bytes; the limit is {max}",
+                    raw.get().len()
+                ),
+            ));
+        }
+        Ok(raw)
+    }
+
+    /// Carries out `command`, acking on success.
+    pub(crate) fn execute(
+        &mut self,
+        id: Option<&RequestId>,
+        command: &Command,
+        now: u64,
+    ) -> Outcome {
+        let hub = &self.app.hub;
+        match command {
+            Command::Join { channel, data } => self.join(id, channel, data.as_ref(), now),
+            Command::Watch { channel } => {
+                self.require(Action::Watch, channel)?;
+                self.room_for(channel)?;
+                hub.watch(self.requester(id), channel)?;
+                self.channels.insert(channel.clone());
+                Ok(())
+            }
+            Command::Leave { channel } => {
+                hub.leave(self.requester(id), channel, now)?;
+                self.channels.remove(channel);
+                Ok(())
+            }
+            Command::Update { channel, change } => {
+                let max = self.max_data();
+                hub.update(
+                    self.requester(id),
+                    channel,
+                    |current| {
+                        let data = match change {
+                            DataChange::Replace(data) => MemberData::from_value(data, max)?,
+                            DataChange::MergePatch(patch) => current.merge_patch(patch, max)?,
+                        };
+                        self.with_token_data(data)
+                    },
+                    now,
+                )?;
+                Ok(())
+            }
+            Command::Members { channel, client_id } => {
+                self.require(Action::Watch, channel)?;
+                hub.members(self.requester(id), channel, client_id.as_ref());
+                Ok(())
+            }
+            Command::IsPresent { channel, client_id } => {
+                self.require(Action::Watch, channel)?;
+                hub.is_present(self.requester(id), channel, client_id);
+                Ok(())
+            }
+            Command::Publish {
+                channel,
+                data,
+                echo,
+                message_id,
+            } => {
+                self.require(Action::Publish, channel)?;
+                let data = self.payload(data)?;
+                let message = Publication {
+                    data: &data,
+                    echo: *echo,
+                    message_id: message_id.as_deref(),
+                };
+                hub.publish(self.requester(id), channel, message, now)?;
+                Ok(())
+            }
+            Command::Ephemeral {
+                channel,
+                data,
+                echo,
+            } => {
+                self.require(Action::Publish, channel)?;
+                let data = self.payload(data)?;
+                hub.ephemeral(self.requester(id), channel, &data, *echo, now)?;
+                Ok(())
+            }
+            Command::Invite {
+                channel,
+                client_id,
+                data,
+            } => self.invite(id, channel, client_id, data.as_ref(), now),
+            Command::InviteReply {
+                invitation_id,
+                accept,
+                data,
+            } => self.reply_to_invitation(id, invitation_id, *accept, data.as_ref(), now),
+            Command::Ping => {
+                let text = ServerMessage::Pong { id }.encode();
+                self.outbound.push(&Utf8Bytes::from(text));
+                Ok(())
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        id: Option<&RequestId>,
+        channel: &ChannelName,
+        data: Option<&Value>,
+        now: u64,
+    ) -> Outcome {
+        let client = self.client_id()?;
+        self.require(Action::Join, channel)?;
+        self.room_for(channel)?;
+        let data = self.join_data(data)?;
+        self.app
+            .hub
+            .join(self.requester(id), &client, channel, data, now)?;
+        self.channels.insert(channel.clone());
+        Ok(())
+    }
+
+    fn invite(
+        &self,
+        id: Option<&RequestId>,
+        channel: &ChannelName,
+        invitee: &ClientId,
+        data: Option<&Value>,
+        now: u64,
+    ) -> Outcome {
+        let inviter = self.client_id()?;
+        self.require(Action::Publish, channel)?;
+        self.subscribed(channel)?;
+        if let Some(data) = data {
+            self.payload(data)?;
+        }
+        let targets = self.app.clients.connections(invitee);
+        if targets.is_empty() {
+            return Err(Failure::new(
+                ErrorCode::ClientNotConnected,
+                format!("{:?} has no connection to this app", invitee.as_str()),
+            ));
+        }
+        let limits = &self.state.config.limits;
+        let expires_at = now + limits.invitation_ttl_ms;
+        let invitation_id = self.app.invitations.create(
+            Invitation {
+                channel: channel.clone(),
+                invitee: invitee.clone(),
+                inviter: self.id,
+                inviter_outbound: Arc::downgrade(&self.outbound),
+                expires_at,
+            },
+            limits.max_pending_invitations,
+            now,
+        )?;
+        let text = Utf8Bytes::from(
+            ServerMessage::Invitation {
+                invitation_id: &invitation_id,
+                channel,
+                from: &inviter,
+                from_connection_id: self.id,
+                data,
+                ts: now,
+                expires_at,
+            }
+            .encode(),
+        );
+        for target in &targets {
+            target.push(&text);
+        }
+        self.requester(id).ack(Some(AckResult::Invited {
+            invitation_id: &invitation_id,
+            delivered: targets.len(),
+        }));
+        Ok(())
+    }
+
+    fn reply_to_invitation(
+        &mut self,
+        id: Option<&RequestId>,
+        invitation_id: &str,
+        accept: bool,
+        data: Option<&Value>,
+        now: u64,
+    ) -> Outcome {
+        let invitee = self.client_id()?;
+        let Some(invitation) = self.app.invitations.take(invitation_id, &invitee, now) else {
+            return Err(Failure::new(
+                ErrorCode::InvitationNotFound,
+                "no pending invitation with this id for this client (answered, expired or unknown)",
+            ));
+        };
+        if accept {
+            if let Err(failure) = self.join(id, &invitation.channel, data, now) {
+                self.app.invitations.restore(invitation_id, invitation);
+                return Err(failure);
+            }
+        } else {
+            self.requester(id).ack(None);
+        }
+        if let Some(inviter) = invitation.inviter_outbound.upgrade() {
+            let text = ServerMessage::InvitationReply {
+                invitation_id,
+                channel: &invitation.channel,
+                client_id: &invitee,
+                accepted: accept,
+                ts: now,
+            }
+            .encode();
+            inviter.push(&Utf8Bytes::from(text));
+        }
+        Ok(())
+    }
+}

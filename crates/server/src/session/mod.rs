@@ -1,0 +1,272 @@
+//! One native-protocol connection: authentication, the read loop, the heartbeat timer, and
+//! cleanup when the connection ends for any reason.
+
+mod commands;
+mod identity;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use rollcall_core::{ChannelName, ConnectionId};
+use rollcall_proto::{
+    CloseCode, ErrorCode, LimitsInfo, PROTOCOL_VERSION, RequestId, ServerMessage, decode_request,
+};
+use sha2::Sha256;
+use tokio::time::{Instant, sleep_until, timeout};
+
+pub(crate) use identity::ConnectParams;
+use identity::Identity;
+
+use crate::hub::Requester;
+use crate::outbound::{CLOSE_DEADLINE, Outbound};
+use crate::state::{AppRuntime, ConnectionSlot, ServerState};
+use crate::transport::ws::{ReadFailure, classify};
+
+/// The server's version, announced in the `session` message.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A live connection's state, owned by its read task.
+pub(crate) struct Session {
+    state: Arc<ServerState>,
+    app: Arc<AppRuntime>,
+    id: ConnectionId,
+    identity: Identity,
+    outbound: Arc<Outbound>,
+    /// Channels this connection joined or watches: for the per-connection limit and cleanup.
+    channels: HashSet<ChannelName>,
+}
+
+fn error_text(id: Option<&RequestId>, code: ErrorCode, message: &str) -> Utf8Bytes {
+    Utf8Bytes::from(ServerMessage::Error { id, code, message }.encode())
+}
+
+/// Refuses the connection: an `error` message, then the close code that goes with it.
+fn refuse(outbound: &Outbound, code: ErrorCode, message: &str) {
+    let close = code.close_code().unwrap_or(CloseCode::BadRequest);
+    outbound.close(Some(&error_text(None, code, message)), close, code.as_str());
+}
+
+/// Runs a native connection from upgrade to close.
+pub(crate) async fn run(socket: WebSocket, state: Arc<ServerState>, params: ConnectParams) {
+    let (sink, stream) = socket.split();
+    let outbound = Outbound::new(state.config.limits.max_queue_bytes);
+    let writer = tokio::spawn(outbound.clone().run_writer(sink));
+    if let Some((session, slot)) = open(&state, &params, &outbound) {
+        session.serve(stream).await;
+        drop(slot);
+    }
+    // The writer ends once the close frame is out; one that is stuck on a dead peer is cut off.
+    let abort = writer.abort_handle();
+    if timeout(CLOSE_DEADLINE, writer).await.is_err() {
+        abort.abort();
+    }
+}
+
+/// Admits and authenticates the connection and sends the `session` message; on refusal, queues
+/// the error and close frame and returns `None`.
+fn open(
+    state: &Arc<ServerState>,
+    params: &ConnectParams,
+    outbound: &Arc<Outbound>,
+) -> Option<(Session, ConnectionSlot)> {
+    let Some(slot) = state.admit() else {
+        refuse(
+            outbound,
+            ErrorCode::ServerFull,
+            "the server is at its connection limit; retry later",
+        );
+        return None;
+    };
+    let Some(app) = state.app(params.app.as_deref()) else {
+        let message = match &params.app {
+            Some(key) => format!("no app has the key {key:?}"),
+            None => "this server has several apps: name one with ?app=<key>".into(),
+        };
+        refuse(outbound, ErrorCode::UnknownApp, &message);
+        return None;
+    };
+    let limits = &state.config.limits;
+    let identity = match Identity::establish(
+        &app.config,
+        params,
+        limits.max_member_data_bytes,
+        now_ms() / 1000,
+    ) {
+        Ok(identity) => identity,
+        Err(refusal) => {
+            refuse(outbound, refusal.code, &refusal.message);
+            return None;
+        }
+    };
+    let session = Session {
+        state: state.clone(),
+        app: app.clone(),
+        id: slot.id,
+        identity,
+        outbound: outbound.clone(),
+        channels: HashSet::new(),
+    };
+    session.greet();
+    if let Some(client) = &session.identity.client_id {
+        app.clients.add(client, session.id, outbound);
+    }
+    Some((session, slot))
+}
+
+impl Session {
+    fn greet(&self) {
+        let config = &self.state.config;
+        let limits = &config.limits;
+        let resume_token = self.resume_token();
+        let text = ServerMessage::Session {
+            connection_id: self.id,
+            client_id: self.identity.client_id.as_ref(),
+            server_version: SERVER_VERSION,
+            protocol_version: PROTOCOL_VERSION,
+            heartbeat_interval_ms: config.heartbeat.interval_ms,
+            heartbeat_timeout_ms: config.heartbeat.timeout_ms,
+            resume_token: &resume_token,
+            limits: LimitsInfo {
+                max_frame_bytes: limits.max_frame_bytes,
+                max_member_data_bytes: limits.max_member_data_bytes,
+                max_message_bytes: limits.max_message_bytes,
+                max_channels_per_connection: limits.max_channels_per_connection,
+            },
+        }
+        .encode();
+        self.outbound.push(&Utf8Bytes::from(text));
+    }
+
+    /// `<connection id>.<MAC>`: names the session to resume and proves it was issued by this
+    /// app, so a future resume can trust it without storing anything per connection.
+    fn resume_token(&self) -> String {
+        // HMAC accepts keys of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.app.config.secret.as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(format!("resume:{}", self.id).as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}.{hex}", self.id)
+    }
+
+    async fn serve(mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+        let heartbeat = self.state.config.heartbeat;
+        let mut last_heard = Instant::now();
+        let mut next_ping = last_heard + heartbeat.interval();
+        loop {
+            // One timer per connection: the earlier of the next ping and the silence deadline.
+            let deadline = next_ping.min(last_heard + heartbeat.timeout());
+            tokio::select! {
+                () = self.outbound.closing() => break,
+                frame = stream.next() => {
+                    let message = match frame {
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => {
+                            self.on_read_error(error);
+                            break;
+                        }
+                        None => break,
+                    };
+                    last_heard = Instant::now();
+                    match message {
+                        Message::Text(text) => self.on_text(&text),
+                        Message::Binary(_) => self.send_error(
+                            None,
+                            ErrorCode::BinaryNotSupported,
+                            "binary frames are not supported: send JSON as text frames",
+                        ),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => {
+                            self.outbound.close(None, CloseCode::Normal, "");
+                            break;
+                        }
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    if now >= last_heard + heartbeat.timeout() {
+                        let text = error_text(
+                            None,
+                            ErrorCode::HeartbeatTimeout,
+                            "nothing received within the heartbeat timeout",
+                        );
+                        self.outbound.close(Some(&text), CloseCode::HeartbeatTimeout, "heartbeat_timeout");
+                        break;
+                    }
+                    if now >= next_ping {
+                        self.outbound.ping();
+                        next_ping = now + heartbeat.interval();
+                    }
+                }
+            }
+        }
+        self.cleanup();
+    }
+
+    fn on_read_error(&self, error: axum::Error) {
+        match classify(error) {
+            ReadFailure::Gone => {}
+            ReadFailure::Violation(CloseCode::MessageTooBig) => {
+                let max = self.state.config.limits.max_frame_bytes;
+                let text = error_text(
+                    None,
+                    ErrorCode::FrameTooLarge,
+                    &format!("frames are limited to {max} bytes"),
+                );
+                self.outbound
+                    .close(Some(&text), CloseCode::MessageTooBig, "frame_too_large");
+            }
+            ReadFailure::Violation(code) => self.outbound.close(None, code, ""),
+        }
+    }
+
+    fn on_text(&mut self, text: &str) {
+        let request = match decode_request(text) {
+            Ok(request) => request,
+            Err(error) => {
+                self.send_error(error.id.as_ref(), error.code, &error.message);
+                return;
+            }
+        };
+        let id = request.id.as_ref();
+        if let Err(failure) = self.execute(id, &request.command, now_ms()) {
+            self.send_error(id, failure.code, &failure.message);
+        }
+    }
+
+    fn send_error(&self, id: Option<&RequestId>, code: ErrorCode, message: &str) {
+        self.outbound.push(&error_text(id, code, message));
+    }
+
+    /// Leaves every channel at once, so the other members see the leave without waiting for the
+    /// socket to finish closing.
+    fn cleanup(&mut self) {
+        let now = now_ms();
+        let who = Requester {
+            connection_id: self.id,
+            client_id: self.identity.client_id.as_ref(),
+            outbound: &self.outbound,
+            reply: None,
+        };
+        for channel in self.channels.drain() {
+            // The connection subscribed to each of these, so leaving cannot fail.
+            let _ = self.app.hub.leave(who, &channel, now);
+        }
+        if let Some(client) = &self.identity.client_id {
+            self.app.clients.remove(client, self.id);
+        }
+        self.outbound.close(None, CloseCode::Normal, "");
+    }
+}

@@ -1,0 +1,27 @@
+//! The HTTP edge: routes, WebSocket upgrades, health.
+
+mod echo;
+mod native;
+pub(crate) mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::ServerState;
+
+/// Every route the server answers.
+pub(crate) fn router(state: Arc<ServerState>) -> Router {
+    let mut router = Router::new()
+        .route("/ws", get(native::upgrade))
+        .route("/healthz", get(healthz));
+    if state.config.testing.echo_endpoint {
+        router = router.route("/test/echo", get(echo::upgrade));
+    }
+    router.with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}

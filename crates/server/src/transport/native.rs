@@ -1,0 +1,22 @@
+//! `GET /ws`: the native protocol's WebSocket endpoint.
+
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+use super::ws::configure;
+use crate::session::{self, ConnectParams};
+use crate::state::ServerState;
+
+/// Upgrades to a native session. Authentication happens after the upgrade so that refusals
+/// reach browsers as a readable `error` message and close code, not an opaque HTTP status.
+pub(crate) async fn upgrade(
+    upgrade: WebSocketUpgrade,
+    Query(params): Query<ConnectParams>,
+    State(state): State<Arc<ServerState>>,
+) -> Response {
+    configure(upgrade, &state.config.limits)
+        .on_upgrade(move |socket| session::run(socket, state, params))
+}
