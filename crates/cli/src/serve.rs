@@ -172,7 +172,7 @@ async fn serve(config: Config) -> ExitCode {
     }
     if let Some(app) = apps.iter().find(|a| a.allow_anonymous) {
         println!(
-            "  try: websocat 'ws://{addr}/ws?app={}&client_id=alice' then send {{\"op\":\"join\",\"channel\":\"lobby\"}}",
+            "  try: python3 -m websockets 'ws://{addr}/ws?app={}&client_id=alice' and send {{\"op\":\"join\",\"channel\":\"lobby\"}}",
             app.key
         );
     }

@@ -44,8 +44,9 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// A queue that holds at most `max_bytes` of text (or a single frame of any size when empty,
-    /// so that a large snapshot can always be delivered to a client that is keeping up).
+    /// A queue that accepts frames while it holds less than `max_bytes`, so it never holds more
+    /// than `max_bytes` plus one frame. The slack of one frame is what lets a large snapshot reach
+    /// a client that is keeping up; frames themselves are bounded by the input limits.
     #[must_use]
     pub fn new(max_bytes: usize) -> Arc<Self> {
         Arc::new(Self {
@@ -56,14 +57,14 @@ impl Outbound {
         })
     }
 
-    /// Queues a text frame. A client whose queue would overflow is disconnected as a slow
-    /// consumer (close 4009): its queue is dropped so its memory is freed at once.
+    /// Queues a text frame. A client whose queue is full is disconnected as a slow consumer
+    /// (close 4009): its queue is dropped so its memory is freed at once.
     pub fn push(&self, text: &Utf8Bytes) {
         let mut state = self.state.lock();
         if state.closing {
             return;
         }
-        let overflow = state.bytes > 0 && state.bytes + text.len() > self.max_bytes;
+        let overflow = state.bytes >= self.max_bytes;
         if overflow {
             state.frames.clear();
             state.bytes = 0;
@@ -198,8 +199,9 @@ mod tests {
     fn overflow_replaces_the_queue_with_a_slow_consumer_close() {
         let out = Outbound::new(10);
         out.push(&Utf8Bytes::from("12345678"));
-        assert!(!out.is_closing());
         out.push(&Utf8Bytes::from("12345"));
+        assert!(!out.is_closing());
+        out.push(&Utf8Bytes::from("1"));
         assert!(out.is_closing());
         let frames = out.take();
         assert_eq!(frames.len(), 1);
@@ -210,8 +212,9 @@ mod tests {
     }
 
     #[test]
-    fn one_oversized_frame_fits_an_empty_queue() {
+    fn one_oversized_frame_fits_a_queue_below_its_limit() {
         let out = Outbound::new(4);
+        out.push(&Utf8Bytes::from("ok"));
         out.push(&Utf8Bytes::from("a large snapshot"));
         assert!(!out.is_closing());
     }
