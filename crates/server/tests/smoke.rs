@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+// The harness's items are `pub` for every test crate that shares it.
+#[allow(unreachable_pub)]
 mod common;
 
 use common::{Client, client_ids, start_default};

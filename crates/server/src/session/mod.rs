@@ -57,14 +57,24 @@ fn refuse(outbound: &Outbound, code: ErrorCode, message: &str) {
     outbound.close(Some(&error_text(None, code, message)), close, code.as_str());
 }
 
-/// Runs a native connection from upgrade to close.
-pub(crate) async fn run(socket: WebSocket, state: Arc<ServerState>, params: ConnectParams) {
+/// Runs a native connection from upgrade to close. `params` is the parsed query string, or why
+/// it could not be parsed.
+pub(crate) async fn run(
+    socket: WebSocket,
+    state: Arc<ServerState>,
+    params: Result<ConnectParams, String>,
+) {
     let (sink, stream) = socket.split();
     let outbound = Outbound::new(state.config.limits.max_queue_bytes);
     let writer = tokio::spawn(outbound.clone().run_writer(sink));
-    if let Some((session, slot)) = open(&state, &params, &outbound) {
-        session.serve(stream).await;
-        drop(slot);
+    match params {
+        Ok(params) => {
+            if let Some((session, slot)) = open(&state, &params, &outbound) {
+                session.serve(stream).await;
+                drop(slot);
+            }
+        }
+        Err(message) => refuse(&outbound, ErrorCode::BadRequest, &message),
     }
     // The writer ends once the close frame is out; one that is stuck on a dead peer is cut off.
     let abort = writer.abort_handle();

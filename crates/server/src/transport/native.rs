@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -14,9 +15,12 @@ use crate::state::ServerState;
 /// reach browsers as a readable `error` message and close code, not an opaque HTTP status.
 pub(crate) async fn upgrade(
     upgrade: WebSocketUpgrade,
-    Query(params): Query<ConnectParams>,
+    params: Result<Query<ConnectParams>, QueryRejection>,
     State(state): State<Arc<ServerState>>,
 ) -> Response {
+    let params = params
+        .map(|Query(params)| params)
+        .map_err(|e| format!("invalid connection URL: {}", e.body_text()));
     configure(upgrade, &state.config.limits)
         .on_upgrade(move |socket| session::run(socket, state, params))
 }
