@@ -194,6 +194,22 @@ pub enum CloseCode {
 }
 
 impl CloseCode {
+    /// Every close code, in numeric order (the order of `docs/protocol.md`).
+    pub const ALL: [Self; 12] = [
+        Self::Normal,
+        Self::GoingAway,
+        Self::ProtocolError,
+        Self::InvalidPayload,
+        Self::MessageTooBig,
+        Self::InternalError,
+        Self::BadRequest,
+        Self::UnknownApp,
+        Self::Unauthorized,
+        Self::HeartbeatTimeout,
+        Self::SlowConsumer,
+        Self::ServerFull,
+    ];
+
     /// The numeric code.
     #[must_use]
     pub fn code(self) -> u16 {

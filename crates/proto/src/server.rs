@@ -67,10 +67,13 @@ pub enum AckResult<'a> {
         /// The message's sequence number.
         seq: u64,
     },
-    /// `publish` of a `message_id` already seen in this channel: nothing was delivered.
+    /// `publish` of a `message_id` this sender already used in this channel: nothing was
+    /// delivered again.
     Duplicate {
         /// The channel.
         channel: &'a ChannelName,
+        /// The sequence number the message was first delivered at.
+        seq: u64,
         /// Always true.
         duplicate: bool,
     },

@@ -9,7 +9,7 @@
 //! never does I/O, so the critical section stays short.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -67,6 +67,17 @@ impl Requester<'_> {
             self.outbound.push(&Utf8Bytes::from(text));
         }
     }
+}
+
+/// The member data a `join` brings.
+#[derive(Debug, Clone)]
+pub enum JoinData {
+    /// Replace the member's data (or start a new member with it).
+    Replace(MemberData),
+    /// Start a new member with this; an existing member keeps its data.
+    Initial(MemberData),
+    /// Start a new member with `{}`; an existing member keeps its data.
+    Keep,
 }
 
 /// A message to publish.
@@ -157,28 +168,27 @@ impl ChannelState {
     }
 }
 
-/// Remembers the last [`RECENT_MESSAGE_IDS`] `(sender, message id)` pairs of a channel.
+/// Remembers the last [`RECENT_MESSAGE_IDS`] `(sender, message id)` pairs of a channel, with
+/// the sequence number each was delivered at.
 #[derive(Debug, Default)]
 struct RecentIds {
     order: VecDeque<(String, String)>,
-    seen: HashSet<(String, String)>,
+    seq_of: HashMap<(String, String), u64>,
 }
 
 impl RecentIds {
-    /// Records the pair; false if it was already there.
-    fn insert(&mut self, sender: String, id: &str) -> bool {
-        let key = (sender, id.to_owned());
-        if self.seen.contains(&key) {
-            return false;
-        }
+    fn get(&self, key: &(String, String)) -> Option<u64> {
+        self.seq_of.get(key).copied()
+    }
+
+    fn insert(&mut self, key: (String, String), seq: u64) {
         if self.order.len() == RECENT_MESSAGE_IDS {
             if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
+                self.seq_of.remove(&old);
             }
         }
         self.order.push_back(key.clone());
-        self.seen.insert(key);
-        true
+        self.seq_of.insert(key, seq);
     }
 }
 
@@ -208,7 +218,7 @@ impl Hub {
     }
 
     /// Subscribes the requester and enters `client` into the channel's presence; acks with the
-    /// member list. `data` replaces the member's data when given.
+    /// member list.
     ///
     /// # Errors
     /// [`HubError::Presence`] (`AlreadyJoined`, `ChannelFull`).
@@ -217,11 +227,16 @@ impl Hub {
         who: Requester<'_>,
         client: &ClientId,
         channel: &ChannelName,
-        data: Option<MemberData>,
+        data: JoinData,
         now: u64,
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
         let Shard { registry, channels } = &mut *guard;
+        let data = match data {
+            JoinData::Replace(data) => Some(data),
+            JoinData::Initial(data) => registry.member(channel, client).is_none().then_some(data),
+            JoinData::Keep => None,
+        };
         let transition = registry.join(
             channel,
             who.connection_id,
@@ -382,19 +397,27 @@ impl Hub {
             .get_mut(channel)
             .filter(|s| s.subscribers.contains_key(&who.connection_id))
             .ok_or(HubError::NotSubscribed)?;
-        if let Some(id) = message.message_id {
+        let dedupe_key = message.message_id.map(|id| {
             let sender = who
                 .client_id
                 .map_or_else(|| who.connection_id.to_string(), |c| c.as_str().to_owned());
-            if !state.recent_ids.insert(sender, id) {
-                who.ack(Some(AckResult::Duplicate {
-                    channel,
-                    duplicate: true,
-                }));
-                return Ok(());
-            }
+            (sender, id.to_owned())
+        });
+        if let Some(seq) = dedupe_key
+            .as_ref()
+            .and_then(|key| state.recent_ids.get(key))
+        {
+            who.ack(Some(AckResult::Duplicate {
+                channel,
+                seq,
+                duplicate: true,
+            }));
+            return Ok(());
         }
         state.seq += 1;
+        if let Some(key) = dedupe_key {
+            state.recent_ids.insert(key, state.seq);
+        }
         let text = ServerMessage::Message {
             channel,
             seq: state.seq,

@@ -95,21 +95,20 @@ impl Invitations {
         Ok(Arc::from(id))
     }
 
-    /// Removes and returns the invitation `id` if it is addressed to `invitee` and still valid.
-    pub fn take(&self, id: &str, invitee: &ClientId, now: u64) -> Option<Invitation> {
+    /// The invitation `id`, if it is addressed to `invitee` and still valid.
+    pub fn find(&self, id: &str, invitee: &ClientId, now: u64) -> Option<Invitation> {
         let mut table = self.table.lock();
         table.expire(now);
-        if table.pending.get(id)?.invitee != *invitee {
-            return None;
-        }
-        table.forget(id)
+        table
+            .pending
+            .get(id)
+            .filter(|invitation| invitation.invitee == *invitee)
+            .cloned()
     }
 
-    /// Puts back an invitation taken by [`Self::take`] whose acceptance failed, so the invitee
-    /// can try again.
-    pub fn restore(&self, id: &str, invitation: Invitation) {
-        let mut table = self.table.lock();
-        *table.per_inviter.entry(invitation.inviter).or_default() += 1;
-        table.pending.insert(id.to_owned(), invitation);
+    /// Marks the invitation `id` answered. Returns false if it was already answered (by another
+    /// device of the invitee) or expired, in which case the answer must not be reported twice.
+    pub fn answer(&self, id: &str) -> bool {
+        self.table.lock().forget(id).is_some()
     }
 }

@@ -16,5 +16,5 @@ mod session;
 mod state;
 mod transport;
 
-pub use server::{Server, StartError};
+pub use server::{DRAIN_DEADLINE, Server, StartError};
 pub use session::SERVER_VERSION;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt};
 use parking_lot::Mutex;
-use rollcall_proto::CloseCode;
+use rollcall_proto::{CloseCode, ErrorCode, ServerMessage};
 use tokio::sync::Notify;
 
 /// How long the writer may spend delivering the final close frame to a client that does not
@@ -69,6 +69,15 @@ impl Outbound {
             state.frames.clear();
             state.bytes = 0;
             state.closing = true;
+            let explanation = ServerMessage::Error {
+                id: None,
+                code: ErrorCode::SlowConsumer,
+                message: "your outbound queue overflowed: messages arrived faster than you read them",
+            }
+            .encode();
+            state
+                .frames
+                .push_back(Frame::Text(Utf8Bytes::from(explanation)));
             state
                 .frames
                 .push_back(Frame::Close(CloseCode::SlowConsumer, "slow_consumer"));
@@ -204,9 +213,10 @@ mod tests {
         out.push(&Utf8Bytes::from("1"));
         assert!(out.is_closing());
         let frames = out.take();
-        assert_eq!(frames.len(), 1);
+        assert_eq!(frames.len(), 2);
+        assert!(matches!(&frames[0], Frame::Text(t) if t.contains("slow_consumer")));
         assert!(matches!(
-            frames[0],
+            frames[1],
             Frame::Close(CloseCode::SlowConsumer, _)
         ));
     }

@@ -3,12 +3,16 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError};
 use crate::state::ServerState;
 use crate::transport::router;
+
+/// How long a stopping server waits for its connections to close.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +68,8 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves, then closes every connection with `server_shutdown`
+    /// (1001) and waits up to [`DRAIN_DEADLINE`] for them to finish.
     ///
     /// # Errors
     /// When accepting connections fails fatally.
@@ -72,9 +77,17 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let state = self.state.clone();
+        let signal = async move {
+            shutdown.await;
+            state.begin_shutdown();
+        };
+        axum::serve(self.listener, router(self.state.clone()))
+            .with_graceful_shutdown(signal)
+            .await?;
+        // axum stops tracking a connection once it is upgraded to a WebSocket, so the sessions
+        // are waited for here.
+        self.state.drained(DRAIN_DEADLINE).await;
+        Ok(())
     }
 }

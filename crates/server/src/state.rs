@@ -2,7 +2,9 @@
 //! pending invitations.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
 
 use rollcall_core::ConnectionId;
 
@@ -34,6 +36,8 @@ pub struct ServerState {
     apps: Vec<Arc<AppRuntime>>,
     next_connection: AtomicU64,
     connections: AtomicUsize,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
 }
 
 impl ServerState {
@@ -58,6 +62,8 @@ impl ServerState {
             apps,
             next_connection: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
         }
     }
 
@@ -91,6 +97,29 @@ impl ServerState {
             id: ConnectionId::new(self.node_id, seq),
             state: self.clone(),
         })
+    }
+
+    /// Tells every session to close with `server_shutdown` (1001).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.notify_waiters();
+    }
+
+    /// Resolves once [`Self::begin_shutdown`] has been called.
+    pub async fn shutting_down(&self) {
+        let notified = self.shutdown.notified();
+        if self.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Waits until every connection has closed, or `deadline` passes.
+    pub async fn drained(&self, deadline: std::time::Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.connection_count() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// How many connections are open.

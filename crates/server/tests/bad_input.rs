@@ -90,10 +90,7 @@ async fn assert_bystander_hears(bystander: &mut Client, speaker: &mut Client, te
 /// only message) and the close code that follows it.
 async fn refused(server: &TestServer, query: &str) -> (String, u16) {
     let ws = connect_raw(server, query).await;
-    let mut client = Client {
-        ws,
-        session: Value::Null,
-    };
+    let mut client = Client::unopened(ws);
     let error = client.recv().await;
     assert_eq!(
         error["type"], "error",
@@ -1007,10 +1004,7 @@ async fn a_repeated_url_parameter_is_bad_request_then_close_4000() {
         let Ok((ws, _)) = upgraded else {
             panic!("{query}: refused before the upgrade, not with an error message: {upgraded:?}");
         };
-        let mut client = Client {
-            ws,
-            session: Value::Null,
-        };
+        let mut client = Client::unopened(ws);
         let error = client.expect("error").await;
         assert_eq!(error["code"], "bad_request", "{query}");
         assert_eq!(client.expect_close().await.expect("a close frame").0, 4000);

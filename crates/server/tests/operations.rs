@@ -1052,7 +1052,11 @@ async fn a_repeated_message_id_is_acknowledged_but_not_delivered_twice() {
     assert_eq!(message["message_id"], "m-1");
 
     let (result, before) = ok_with(&mut alice, 2, publish).await;
-    assert_eq!(result, json!({"channel": "once", "duplicate": true}));
+    assert_eq!(
+        result,
+        json!({"channel": "once", "seq": 3, "duplicate": true}),
+        "the duplicate's ack names the seq of the first delivery"
+    );
     assert!(before.is_empty(), "no second echo: {before:?}");
     assert_drained(&mut bob).await;
 
@@ -1235,6 +1239,46 @@ async fn a_declined_invitation_joins_nobody() {
         )
         .await;
     assert_eq!(code, "invitation_not_found");
+}
+
+#[tokio::test]
+async fn a_failed_acceptance_leaves_the_invitation_pending() {
+    let server = start_default().await;
+    let mut alice = Client::anon(&server, "alice").await;
+    let mut bob = Client::anon(&server, "bob").await;
+    alice.join("party", json!({})).await;
+    bob.join("party", json!({})).await;
+    let _ = alice.expect("join").await;
+
+    let invited = alice
+        .ok(
+            1,
+            json!({"op": "invite", "channel": "party", "client_id": "bob"}),
+        )
+        .await;
+    let invitation_id = invited["invitation_id"].as_str().unwrap().to_owned();
+    let _ = bob.expect("invitation").await;
+
+    // Bob is already in the channel, so accepting fails, and Alice hears nothing yet.
+    let code = bob
+        .err(
+            2,
+            json!({"op": "invite_reply", "invitation_id": invitation_id, "accept": true}),
+        )
+        .await;
+    assert_eq!(code, "already_joined");
+    assert_drained(&mut alice).await;
+
+    // The invitation is still pending: Bob can still decline it.
+    let reply = bob
+        .request(
+            3,
+            json!({"op": "invite_reply", "invitation_id": invitation_id, "accept": false}),
+        )
+        .await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+    let answer = alice.expect("invitation_reply").await;
+    assert_eq!(answer["accepted"], false);
 }
 
 #[tokio::test]
@@ -1468,6 +1512,28 @@ fn grants(join: &[&str], watch: &[&str], publish: &[&str]) -> Grants {
         watch: patterns(watch),
         publish: patterns(publish),
     }
+}
+
+#[tokio::test]
+async fn a_second_device_joining_without_data_keeps_the_members_data() {
+    let server = start_default().await;
+    let t = token("tom", Some(json!({"role": "viewer"})), None, None);
+    let mut phone = with_token(&server, &t).await;
+    let mut laptop = with_token(&server, &t).await;
+    phone.join("room", json!({"status": "busy"})).await;
+
+    let snapshot = laptop.ok(1, json!({"op": "join", "channel": "room"})).await;
+    assert_eq!(
+        member_of(&snapshot, "tom")["data"],
+        json!({"status": "busy", "role": "viewer"}),
+        "the token's data must not wipe what the first device set"
+    );
+    let update = phone.expect("update").await;
+    assert_eq!(update["reason"], "connection_added");
+    assert_eq!(
+        update["member"]["data"],
+        json!({"status": "busy", "role": "viewer"})
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::Session;
 use crate::auth::Action;
-use crate::hub::{HubError, Publication, Requester};
+use crate::hub::{HubError, JoinData, Publication, Requester};
 use crate::invitations::{Invitation, TooManyInvitations};
 
 /// A request that failed, with its documented code.
@@ -126,16 +126,19 @@ impl Session {
         }
     }
 
-    /// The data a `join` enters with: the client's, under the token's.
-    fn join_data(&self, data: Option<&Value>) -> Result<Option<MemberData>, DataError> {
-        match (data, &self.identity.token_data) {
-            (None, None) => Ok(None),
-            (Some(data), _) => {
+    /// The data a `join` enters with: the client's, under the token's. Without client data, a
+    /// new member starts from the token's data and an existing member keeps what it has.
+    fn join_data(&self, data: Option<&Value>) -> Result<JoinData, DataError> {
+        Ok(match data {
+            Some(data) => {
                 let data = MemberData::from_value(data, self.max_data())?;
-                self.with_token_data(data).map(Some)
+                JoinData::Replace(self.with_token_data(data)?)
             }
-            (None, Some(_)) => self.with_token_data(MemberData::empty()).map(Some),
-        }
+            None if self.identity.token_data.is_some() => {
+                JoinData::Initial(self.with_token_data(MemberData::empty())?)
+            }
+            None => JoinData::Keep,
+        })
     }
 
     fn payload(&self, data: &Value) -> Result<Box<RawValue>, Failure> {
@@ -330,19 +333,22 @@ impl Session {
         now: u64,
     ) -> Outcome {
         let invitee = self.client_id()?;
-        let Some(invitation) = self.app.invitations.take(invitation_id, &invitee, now) else {
+        let invitations = &self.app.invitations;
+        let Some(invitation) = invitations.find(invitation_id, &invitee, now) else {
             return Err(Failure::new(
                 ErrorCode::InvitationNotFound,
                 "no pending invitation with this id for this client (answered, expired or unknown)",
             ));
         };
+        // A failed acceptance (say, channel full) leaves the invitation pending, so the invitee
+        // can try again or decline.
         if accept {
-            if let Err(failure) = self.join(id, &invitation.channel, data, now) {
-                self.app.invitations.restore(invitation_id, invitation);
-                return Err(failure);
-            }
+            self.join(id, &invitation.channel, data, now)?;
         } else {
             self.requester(id).ack(None);
+        }
+        if !self.app.invitations.answer(invitation_id) {
+            return Ok(());
         }
         if let Some(inviter) = invitation.inviter_outbound.upgrade() {
             let text = ServerMessage::InvitationReply {

@@ -180,6 +180,15 @@ impl Session {
             let deadline = next_ping.min(last_heard + heartbeat.timeout());
             tokio::select! {
                 () = self.outbound.closing() => break,
+                () = self.state.shutting_down() => {
+                    let text = error_text(
+                        None,
+                        ErrorCode::ServerShutdown,
+                        "the server is shutting down; reconnect in a moment",
+                    );
+                    self.outbound.close(Some(&text), CloseCode::GoingAway, "server_shutdown");
+                    break;
+                }
                 frame = stream.next() => {
                     let message = match frame {
                         Some(Ok(message)) => message,

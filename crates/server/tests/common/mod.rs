@@ -100,6 +100,8 @@ pub struct Client {
     pub ws: Ws,
     /// The `session` message.
     pub session: Value,
+    /// A close frame already read by [`Self::try_recv`].
+    pending_close: Option<Option<(u16, String)>>,
 }
 
 impl Client {
@@ -108,13 +110,19 @@ impl Client {
         Self::connect(server, &format!("app=dev-key&client_id={client_id}")).await
     }
 
+    /// Wraps a socket whose first message has not been read (for refusals).
+    pub fn unopened(ws: Ws) -> Self {
+        Self {
+            ws,
+            session: Value::Null,
+            pending_close: None,
+        }
+    }
+
     /// Connects with `query` and reads the `session` message.
     pub async fn connect(server: &TestServer, query: &str) -> Self {
         let ws = connect_raw(server, query).await;
-        let mut client = Self {
-            ws,
-            session: Value::Null,
-        };
+        let mut client = Self::unopened(ws);
         let session = client.recv().await;
         assert_eq!(session["type"], "session", "first message: {session}");
         client.session = session;
@@ -148,6 +156,30 @@ impl Client {
                 Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next JSON message, or `None` when the next frame is a close (left unread for
+    /// [`Self::expect_close`]); panics after [`PATIENCE`].
+    pub async fn try_recv(&mut self) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame within the patience window");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("JSON"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    self.pending_close = Some(frame.map(|f| (f.code.into(), f.reason.to_string())));
+                    return None;
+                }
+                _ => {
+                    self.pending_close = Some(None);
+                    return None;
+                }
             }
         }
     }
@@ -205,6 +237,9 @@ impl Client {
 
     /// Reads until the server closes; returns the close frame (code, reason) if one came.
     pub async fn expect_close(&mut self) -> Option<(u16, String)> {
+        if let Some(close) = self.pending_close.take() {
+            return close;
+        }
         expect_close(&mut self.ws).await
     }
 }
