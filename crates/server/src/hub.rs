@@ -55,14 +55,23 @@ pub struct Requester<'a> {
     pub client_id: Option<&'a ClientId>,
     /// Its queue, where acks and events go.
     pub outbound: &'a Arc<Outbound>,
-    /// The request id to echo in the ack; `None` when the command is internal (a disconnect).
-    pub reply: Option<Option<&'a RequestId>>,
+    /// Whether the command is answered.
+    pub answer: Answer<'a>,
+}
+
+/// Whether a command gets an ack.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// A client's request: ack it, echoing its id if it had one.
+    Ack(Option<&'a RequestId>),
+    /// The server's own doing (cleanup after a disconnect): nobody to answer.
+    Silent,
 }
 
 impl Requester<'_> {
-    /// Acks the request, unless the command is internal.
+    /// Acks the request, unless the command is the server's own.
     pub(crate) fn ack(&self, result: Option<AckResult<'_>>) {
-        if let Some(id) = self.reply {
+        if let Answer::Ack(id) = self.answer {
             let text = ServerMessage::Ack { id, result }.encode();
             self.outbound.push(&Utf8Bytes::from(text));
         }

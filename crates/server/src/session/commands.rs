@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::Session;
 use crate::auth::Action;
-use crate::hub::{HubError, JoinData, Publication, Requester};
+use crate::hub::{Answer, HubError, JoinData, Publication, Requester};
 use crate::invitations::{Invitation, TooManyInvitations};
 
 /// A request that failed, with its documented code.
@@ -68,7 +68,7 @@ impl Session {
             connection_id: self.id,
             client_id: self.identity.client_id.as_ref(),
             outbound: &self.outbound,
-            reply: Some(id),
+            answer: Answer::Ack(id),
         }
     }
 

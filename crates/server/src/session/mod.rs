@@ -21,7 +21,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 pub(crate) use identity::ConnectParams;
 use identity::Identity;
 
-use crate::hub::Requester;
+use crate::hub::{Answer, Requester};
 use crate::outbound::{CLOSE_DEADLINE, Outbound};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
 use crate::transport::ws::{ReadFailure, classify};
@@ -277,7 +277,7 @@ impl Session {
             connection_id: self.id,
             client_id: self.identity.client_id.as_ref(),
             outbound: &self.outbound,
-            reply: None,
+            answer: Answer::Silent,
         };
         for channel in self.channels.drain() {
             // The connection subscribed to each of these, so leaving cannot fail.
