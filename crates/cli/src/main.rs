@@ -1,6 +1,12 @@
 //! The `rollcall` command.
 
+mod live;
+mod members;
+mod output;
+mod publish;
+mod remote;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -18,11 +24,27 @@ struct Cli {
 enum Command {
     /// Run the server. With no options it listens on 127.0.0.1:7070 with a development app.
     Serve(Box<serve::ServeArgs>),
+    /// Join a channel: show its members and events live, publish the lines typed on stdin.
+    /// Ctrl-C leaves.
+    Join(live::JoinArgs),
+    /// Watch a channel's members and events without joining it. Ctrl-C stops.
+    Watch(live::WatchArgs),
+    /// Print a channel's members.
+    Members(members::MembersArgs),
+    /// Publish one message to a channel.
+    Publish(publish::PublishArgs),
+    /// Mint a connection token with an app's secret (development and tests).
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Join(args) => remote::run(live::join(args)),
+        Command::Watch(args) => remote::run(live::watch(args)),
+        Command::Members(args) => remote::run(members::run(args)),
+        Command::Publish(args) => remote::run(publish::run(args)),
+        Command::Token(args) => token::run(&args),
     }
 }
