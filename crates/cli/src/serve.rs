@@ -4,13 +4,14 @@
 //! environment variables, command-line flags. clap resolves the last two (a flag wins over its
 //! variable); the result is laid over the file's values.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use rollcall_server::Server;
-use rollcall_server::config::Config;
+use rollcall_server::config::{AppConfig, Config};
 
 /// Options of `rollcall serve`. Each can also be set in the config file (key in brackets) or
 /// with the environment variable shown.
@@ -158,24 +159,7 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "rollcall {} listening on http://{addr}",
-        rollcall_server::SERVER_VERSION
-    );
-    for app in &apps {
-        let access = if app.allow_anonymous {
-            "anonymous clients allowed"
-        } else {
-            "tokens required"
-        };
-        println!("  app {:?}: key {:?} ({access})", app.id.as_str(), app.key);
-    }
-    if let Some(app) = apps.iter().find(|a| a.allow_anonymous) {
-        println!(
-            "  try: python3 -m websockets 'ws://{addr}/ws?app={}&client_id=alice' and send {{\"op\":\"join\",\"channel\":\"lobby\"}}",
-            app.key
-        );
-    }
+    print_banner(addr, &apps);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -186,4 +170,35 @@ async fn serve(config: Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints where the server listens and how to try it. Written without `println!`, which panics
+/// when stdout is closed: a server whose log reader went away must keep serving.
+fn print_banner(addr: SocketAddr, apps: &[AppConfig]) {
+    let mut banner = format!(
+        "rollcall {} listening on http://{addr}\n",
+        rollcall_server::SERVER_VERSION
+    );
+    for app in apps {
+        let access = if app.allow_anonymous {
+            "anonymous clients allowed"
+        } else {
+            "tokens required"
+        };
+        banner += &format!(
+            "  app {:?}: key {:?} ({access})\n",
+            app.id.as_str(),
+            app.key
+        );
+    }
+    if let Some(app) = apps.iter().find(|a| a.allow_anonymous) {
+        banner += &format!(
+            "  try: python3 -m websockets 'ws://{addr}/ws?app={}&client_id=alice' and send {{\"op\":\"join\",\"channel\":\"lobby\"}}\n",
+            app.key
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
 }

@@ -35,9 +35,12 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> (Serve, String) {
     let stdout = child.stdout.take().unwrap();
     let server = Serve(child);
     let deadline = Instant::now() + Duration::from_secs(10);
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(addr) = line.split("listening on http://").nth(1) {
+            // Keep reading, so the server never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             return (server, format!("ws://{}/ws", addr.trim()));
         }
         assert!(Instant::now() < deadline, "no banner in time");
