@@ -51,6 +51,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// Switches meant for test suites only.
     pub testing: TestingConfig,
+    /// Timings of the Pusher protocol and its webhooks (server-wide).
+    pub pusher: PusherConfig,
 }
 
 impl Default for Config {
@@ -62,6 +64,37 @@ impl Default for Config {
             limits: Limits::default(),
             apps: vec![AppConfig::development()],
             testing: TestingConfig::default(),
+            pusher: PusherConfig::default(),
+        }
+    }
+}
+
+/// Server-wide settings of the Pusher protocol (`/app/{key}`) and webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PusherConfig {
+    /// The `activity_timeout` announced to Pusher clients, in seconds: a client pings after this
+    /// much silence, and the server pings a client it has not heard from for this long.
+    /// Default 120.
+    pub activity_timeout_s: u64,
+    /// How long the server waits for any frame after its own `pusher:ping` before closing the
+    /// connection with 4201. Default 30000 ms.
+    pub pong_timeout_ms: u64,
+    /// How long `member_removed` and `channel_vacated` webhooks wait; one whose member or
+    /// channel comes back meanwhile is not sent (nor is the matching `member_added` /
+    /// `channel_occupied`). Default 3000 ms.
+    pub webhook_delay_ms: u64,
+    /// Webhook events waiting for delivery, per app, before new ones are dropped. Default 10000.
+    pub webhook_queue: usize,
+}
+
+impl Default for PusherConfig {
+    fn default() -> Self {
+        Self {
+            activity_timeout_s: crate::pusher::DEFAULT_ACTIVITY_TIMEOUT_S,
+            pong_timeout_ms: 30_000,
+            webhook_delay_ms: 3_000,
+            webhook_queue: 10_000,
         }
     }
 }
@@ -157,6 +190,89 @@ pub struct AppConfig {
     /// Whether connections may assert their own client id without a token. Default false.
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Pusher protocol settings (`[apps.pusher]`).
+    #[serde(default)]
+    pub pusher: PusherAppConfig,
+}
+
+/// One app's Pusher settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PusherAppConfig {
+    /// Whether clients may send `client-` events on private and presence channels. Default
+    /// false, as on Pusher.
+    pub enable_client_events: bool,
+    /// Client events one connection may send per second; more are refused with error 4301.
+    /// Default 10.
+    pub max_client_events_per_second: u32,
+    /// Most members of a presence channel a Pusher client may join. Default 100.
+    pub max_presence_members: usize,
+    /// Largest `user_info`, as received, in bytes. Default 1024.
+    pub max_presence_user_info_bytes: usize,
+    /// Send `pusher_internal:subscription_count` on non-presence channels. Default false.
+    pub enable_subscription_count: bool,
+    /// Where webhooks go. Default none.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for PusherAppConfig {
+    fn default() -> Self {
+        Self {
+            enable_client_events: false,
+            max_client_events_per_second: 10,
+            max_presence_members: 100,
+            max_presence_user_info_bytes: 1024,
+            enable_subscription_count: false,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// One webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// An `http://` URL (TLS is not supported yet).
+    pub url: String,
+    /// Which events it receives. Default: all of them.
+    #[serde(default = "WebhookEvent::all")]
+    pub event_types: Vec<WebhookEvent>,
+}
+
+/// A kind of webhook event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// A channel got its first subscriber.
+    ChannelOccupied,
+    /// A channel lost its last subscriber (delayed).
+    ChannelVacated,
+    /// A user's first connection entered a channel's presence.
+    MemberAdded,
+    /// A user's last connection left a channel's presence (delayed).
+    MemberRemoved,
+    /// A Pusher client sent a `client-` event.
+    ClientEvent,
+    /// A Pusher client subscribed to a cache channel with nothing cached.
+    CacheMiss,
+    /// A non-presence channel's subscriber count changed (apps with subscription counts on).
+    SubscriptionCount,
+}
+
+impl WebhookEvent {
+    /// Every event type.
+    #[must_use]
+    pub fn all() -> Vec<Self> {
+        vec![
+            Self::ChannelOccupied,
+            Self::ChannelVacated,
+            Self::MemberAdded,
+            Self::MemberRemoved,
+            Self::ClientEvent,
+            Self::CacheMiss,
+            Self::SubscriptionCount,
+        ]
+    }
 }
 
 impl AppConfig {
@@ -171,6 +287,10 @@ impl AppConfig {
             key: "dev-key".into(),
             secret: "dev-secret".into(),
             allow_anonymous: true,
+            pusher: PusherAppConfig {
+                enable_client_events: true,
+                ..PusherAppConfig::default()
+            },
         }
     }
 }
@@ -228,6 +348,32 @@ impl Config {
                     app.id.as_str()
                 ));
             }
+            let p = &app.pusher;
+            if p.max_client_events_per_second == 0
+                || p.max_presence_members == 0
+                || p.max_presence_user_info_bytes == 0
+            {
+                return bad(format!(
+                    "app {:?}: pusher limits must be above 0",
+                    app.id.as_str()
+                ));
+            }
+            for hook in &p.webhooks {
+                if crate::webhooks::HttpUrl::parse(&hook.url).is_none() {
+                    return bad(format!(
+                        "app {:?}: webhook url {:?} must be http://host[:port][/path] (https is not supported yet)",
+                        app.id.as_str(),
+                        hook.url
+                    ));
+                }
+            }
+        }
+        let p = &self.pusher;
+        if p.activity_timeout_s == 0 || p.pong_timeout_ms == 0 || p.webhook_queue == 0 {
+            return bad(
+                "pusher.activity_timeout_s, pusher.pong_timeout_ms and pusher.webhook_queue must be above 0"
+                    .into(),
+            );
         }
         let h = &self.heartbeat;
         if h.interval_ms == 0 || h.timeout_ms <= h.interval_ms {

@@ -2,8 +2,8 @@
 //! beside them, sharded by channel.
 //!
 //! Each command runs under its channel's shard lock from start to finish: the registry change,
-//! the sequence number, the single encoding of the event, the push into every subscriber's
-//! queue and the ack to the requester. That is what makes the guarantees hold: a snapshot at
+//! the sequence number, the encoding of the event (at most once per protocol present, see
+//! [`crate::event`]), the push into every subscriber's queue and the answer to the requester. That is what makes the guarantees hold: a snapshot at
 //! `seq` S is followed, in the requester's queue, by exactly the events S+1, S+2, …; and every
 //! subscriber sees one channel's events in `seq` order. Pushing into a queue never blocks and
 //! never does I/O, so the critical section stays short.
@@ -16,18 +16,29 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::Mutex;
 use rollcall_core::{
-    ChannelName, ClientId, ConnectionId, DataError, MemberData, PresenceError, Registry, Transition,
+    ChannelName, ClientId, ConnectionId, DataError, Member, MemberData, PresenceError, Registry,
+    Transition,
 };
 use rollcall_proto::{AckResult, RequestId, ServerMessage};
 use serde_json::value::RawValue;
 
+use crate::event::{API_CONNECTION_ID, Event, Frames, Message, Protocol};
 use crate::outbound::Outbound;
+use crate::pusher;
+use crate::webhooks::{Notice, NoticeSender};
 
 /// How many shards a hub has: enough that two cores rarely contend, few enough to stay small.
 const SHARDS: usize = 64;
 
 /// How many recent message ids a channel remembers for de-duplicating retried publishes.
 const RECENT_MESSAGE_IDS: usize = 1024;
+
+/// How long a cache channel remembers its last event: Pusher's documented 30 minutes.
+const CACHE_TTL_MS: u64 = 30 * 60 * 1000;
+
+/// Most cache channels one shard remembers; the oldest is forgotten past this, so the memory of
+/// cache channels is bounded whatever names the HTTP API is given.
+const CACHED_CHANNELS_PER_SHARD: usize = 1024;
 
 /// Why the hub refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,29 +64,109 @@ pub struct Requester<'a> {
     pub connection_id: ConnectionId,
     /// Its identity, if it has one.
     pub client_id: Option<&'a ClientId>,
-    /// Its queue, where acks and events go.
+    /// Its queue, where answers and events go.
     pub outbound: &'a Arc<Outbound>,
-    /// Whether the command is answered.
+    /// The protocol it speaks, which decides how its events are encoded.
+    pub protocol: Protocol,
+    /// How the command is answered.
     pub answer: Answer<'a>,
 }
 
-/// Whether a command gets an ack.
+/// How a command is answered: each protocol answers in its own words.
 #[derive(Debug, Clone, Copy)]
 pub enum Answer<'a> {
-    /// A client's request: ack it, echoing its id if it had one.
+    /// A native request: ack it, echoing its id if it had one.
     Ack(Option<&'a RequestId>),
+    /// A Pusher subscription: `pusher_internal:subscription_succeeded` (with the presence
+    /// member list when it entered presence), then a cache channel's replay; nothing else is
+    /// answered.
+    Pusher,
     /// The server's own doing (cleanup after a disconnect): nobody to answer.
     Silent,
 }
 
 impl Requester<'_> {
-    /// Acks the request, unless the command is the server's own.
+    /// Acks the request, when it is a native one.
     pub(crate) fn ack(&self, result: Option<AckResult<'_>>) {
         if let Answer::Ack(id) = self.answer {
             let text = ServerMessage::Ack { id, result }.encode();
             self.outbound.push(&Utf8Bytes::from(text));
         }
     }
+
+    /// Answers a subscription (`join` when `entered`, `watch` otherwise) with the member list
+    /// as it is at `seq`. Called under the channel's lock, so no event can come in between.
+    fn subscribed<'m>(
+        &self,
+        channel: &ChannelName,
+        seq: u64,
+        members: impl Iterator<Item = &'m Member>,
+        entered: bool,
+    ) {
+        match self.answer {
+            Answer::Ack(_) => self.ack(Some(AckResult::Snapshot {
+                channel,
+                seq,
+                members: members.collect(),
+            })),
+            Answer::Pusher => {
+                let text = if entered {
+                    pusher::encode::presence_succeeded(channel.as_str(), members)
+                } else {
+                    pusher::wire::subscription_succeeded(channel.as_str())
+                };
+                self.outbound.push(&text);
+            }
+            Answer::Silent => {}
+        }
+    }
+}
+
+/// One subscriber of a channel.
+#[derive(Debug, Clone)]
+struct Subscriber {
+    outbound: Arc<Outbound>,
+    protocol: Protocol,
+}
+
+/// A cache channel's last event, encoded for Pusher.
+#[derive(Debug, Clone)]
+struct Cached {
+    frame: Utf8Bytes,
+    /// The raw payload, for `GET /channels/{name}?info=cache`.
+    data: Arc<str>,
+    stored_at: u64,
+}
+
+/// What `GET /apps/{id}/channels` reports per channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub name: ChannelName,
+    /// Connections subscribed to it (any protocol).
+    pub subscription_count: usize,
+    /// Distinct members (client ids / Pusher user ids).
+    pub user_count: usize,
+}
+
+/// A cache channel's remembered event, for the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheInfo {
+    /// The event's payload.
+    pub data: Arc<str>,
+    /// Seconds it will still be remembered.
+    pub ttl_s: u64,
+}
+
+/// What a hub is built with.
+#[derive(Debug, Clone, Default)]
+pub struct HubOptions {
+    /// Most members a channel may have.
+    pub max_members: usize,
+    /// Send `pusher_internal:subscription_count` to Pusher subscribers of non-presence channels.
+    pub subscription_count: bool,
+    /// Where webhook-worthy changes are reported; `None` when the app has no webhooks.
+    pub notices: Option<NoticeSender>,
 }
 
 /// The member data a `join` brings.
@@ -104,27 +195,46 @@ pub struct Publication<'a> {
 struct Shard {
     registry: Registry,
     channels: HashMap<ChannelName, ChannelState>,
+    cache: HashMap<ChannelName, Cached>,
 }
 
 #[derive(Debug, Default)]
 struct ChannelState {
     seq: u64,
-    subscribers: HashMap<ConnectionId, Arc<Outbound>>,
+    subscribers: HashMap<ConnectionId, Subscriber>,
     recent_ids: RecentIds,
 }
 
 impl ChannelState {
-    /// Sends `text` to every subscriber but `skip`.
-    fn fan_out(&self, text: &Utf8Bytes, skip: Option<ConnectionId>) {
-        for (id, outbound) in &self.subscribers {
-            if Some(*id) != skip {
-                outbound.push(text);
+    /// Sends `event` to every subscriber but `skip`, encoded at most once per protocol. A
+    /// `lossy` event is skipped for subscribers whose queue is over half full.
+    fn fan_out(&self, event: &Event<'_>, skip: Option<ConnectionId>, lossy: bool) {
+        let mut frames = Frames::new(event);
+        for (id, subscriber) in &self.subscribers {
+            if Some(*id) == skip {
+                continue;
+            }
+            if let Some(text) = frames.get(subscriber.protocol) {
+                if lossy {
+                    subscriber.outbound.push_lossy(text);
+                } else {
+                    subscriber.outbound.push(text);
+                }
             }
         }
     }
 
-    /// Turns a registry transition into one encoded event, sent to every subscriber but
-    /// `skip`. Returns the event's sequence number (the current one when nothing changed).
+    /// Sends `text` to the Pusher subscribers only.
+    fn to_pusher(&self, text: &Utf8Bytes) {
+        for subscriber in self.subscribers.values() {
+            if subscriber.protocol == Protocol::Pusher {
+                subscriber.outbound.push(text);
+            }
+        }
+    }
+
+    /// Turns a registry transition into one event, sent to every subscriber but `skip`.
+    /// Returns the event's sequence number (the current one when nothing changed).
     fn emit(
         &mut self,
         channel: &ChannelName,
@@ -132,48 +242,18 @@ impl ChannelState {
         now: u64,
         skip: Option<ConnectionId>,
     ) -> u64 {
-        let seq = self.seq + 1;
-        let message = match transition {
-            Transition::Joined {
-                member,
-                connection_id,
-            } => ServerMessage::Join {
-                channel,
-                seq,
-                ts: now,
-                client_id: &member.client_id,
-                connection_id: *connection_id,
-                member,
-            },
-            Transition::Updated {
-                member,
-                connection_id,
-                reason,
-            } => ServerMessage::Update {
-                channel,
-                seq,
-                ts: now,
-                client_id: &member.client_id,
-                connection_id: *connection_id,
-                reason: *reason,
-                member,
-            },
-            Transition::Left {
-                member,
-                connection_id,
-            } => ServerMessage::Leave {
-                channel,
-                seq,
-                ts: now,
-                client_id: &member.client_id,
-                connection_id: *connection_id,
-                member,
-            },
-            Transition::Unchanged => return self.seq,
+        if *transition == Transition::Unchanged {
+            return self.seq;
+        }
+        self.seq += 1;
+        let event = Event::Presence {
+            channel,
+            seq: self.seq,
+            ts: now,
+            transition,
         };
-        self.seq = seq;
-        self.fan_out(&Utf8Bytes::from(message.encode()), skip);
-        seq
+        self.fan_out(&event, skip, false);
+        self.seq
     }
 }
 
@@ -207,16 +287,108 @@ pub struct Hub {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     max_members: usize,
+    subscription_count: bool,
+    notices: Option<NoticeSender>,
 }
 
 impl Hub {
     /// An empty hub whose channels hold at most `max_members` members.
     #[must_use]
     pub fn new(max_members: usize) -> Self {
+        Self::with_options(HubOptions {
+            max_members,
+            ..HubOptions::default()
+        })
+    }
+
+    /// An empty hub with `options`.
+    #[must_use]
+    pub fn with_options(options: HubOptions) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             hasher: RandomState::new(),
-            max_members,
+            max_members: options.max_members,
+            subscription_count: options.subscription_count,
+            notices: options.notices,
+        }
+    }
+
+    /// Reports a webhook-worthy change, without waiting (see [`NoticeSender::send`]).
+    fn notify(&self, notice: impl FnOnce() -> Notice) {
+        if let Some(notices) = &self.notices {
+            notices.send(notice());
+        }
+    }
+
+    /// Reports what a transition means for webhooks.
+    fn notify_transition(&self, channel: &ChannelName, transition: &Transition) {
+        match transition {
+            Transition::Joined { member, .. } => self.notify(|| Notice::MemberAdded {
+                channel: channel.clone(),
+                user_id: member.client_id.clone(),
+            }),
+            Transition::Left { member, .. } => self.notify(|| Notice::MemberRemoved {
+                channel: channel.clone(),
+                user_id: member.client_id.clone(),
+            }),
+            Transition::Updated { .. } | Transition::Unchanged => {}
+        }
+    }
+
+    /// Adds a subscriber, reporting `channel_occupied` when it is the first.
+    fn add_subscriber(&self, state: &mut ChannelState, channel: &ChannelName, who: &Requester<'_>) {
+        if state.subscribers.is_empty() {
+            self.notify(|| Notice::ChannelOccupied {
+                channel: channel.clone(),
+            });
+        }
+        state.subscribers.insert(
+            who.connection_id,
+            Subscriber {
+                outbound: who.outbound.clone(),
+                protocol: who.protocol,
+            },
+        );
+    }
+
+    /// Tells Pusher subscribers the channel's new subscriber count, where the app asked for it
+    /// (never on presence channels, which have member events instead).
+    fn count_changed(&self, state: &ChannelState, channel: &ChannelName) {
+        if !self.subscription_count || pusher::channel::is_presence(channel) {
+            return;
+        }
+        let count = state.subscribers.len();
+        state.to_pusher(&pusher::wire::subscription_count(channel.as_str(), count));
+        self.notify(|| Notice::SubscriptionCount {
+            channel: channel.clone(),
+            count,
+        });
+    }
+
+    /// After a Pusher subscription to a cache channel: the remembered event, or
+    /// `pusher:cache_miss`.
+    fn replay_cache(
+        &self,
+        cache: &mut HashMap<ChannelName, Cached>,
+        who: &Requester<'_>,
+        channel: &ChannelName,
+        now: u64,
+    ) {
+        if !matches!(who.answer, Answer::Pusher) || !pusher::channel::is_cache(channel.as_str()) {
+            return;
+        }
+        match cache.get(channel) {
+            Some(cached) if now < cached.stored_at + CACHE_TTL_MS => {
+                who.outbound.push(&cached.frame);
+            }
+            _ => {
+                cache.remove(channel);
+                who.outbound
+                    .push(&pusher::wire::cache_miss(channel.as_str()));
+                self.notify(|| Notice::CacheMiss {
+                    channel: channel.clone(),
+                });
+            }
         }
     }
 
@@ -226,8 +398,9 @@ impl Hub {
         &self.shards[index]
     }
 
-    /// Subscribes the requester and enters `client` into the channel's presence; acks with the
-    /// member list.
+    /// Subscribes the requester and enters `client` into the channel's presence; answers with
+    /// the member list. `max_members`, when given, lowers the hub's member limit for this join
+    /// (Pusher apps' `max_presence_members`).
     ///
     /// # Errors
     /// [`HubError::Presence`] (`AlreadyJoined`, `ChannelFull`).
@@ -237,55 +410,59 @@ impl Hub {
         client: &ClientId,
         channel: &ChannelName,
         data: JoinData,
+        max_members: Option<usize>,
         now: u64,
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
-        let Shard { registry, channels } = &mut *guard;
+        let Shard {
+            registry,
+            channels,
+            cache,
+        } = &mut *guard;
         let data = match data {
             JoinData::Replace(data) => Some(data),
             JoinData::Initial(data) => registry.member(channel, client).is_none().then_some(data),
             JoinData::Keep => None,
         };
-        let transition = registry.join(
-            channel,
-            who.connection_id,
-            client,
-            data,
-            self.max_members,
-            now,
-        )?;
+        let limit = max_members.map_or(self.max_members, |m| m.min(self.max_members));
+        let transition = registry.join(channel, who.connection_id, client, data, limit, now)?;
         let state = channels.entry(channel.clone()).or_default();
-        state
-            .subscribers
-            .insert(who.connection_id, who.outbound.clone());
+        let was_subscribed = state.subscribers.contains_key(&who.connection_id);
+        self.add_subscriber(state, channel, &who);
         let seq = state.emit(channel, &transition, now, Some(who.connection_id));
-        who.ack(Some(AckResult::Snapshot {
-            channel,
-            seq,
-            members: registry.members(channel).collect(),
-        }));
+        self.notify_transition(channel, &transition);
+        who.subscribed(channel, seq, registry.members(channel), true);
+        self.replay_cache(cache, &who, channel, now);
+        if !was_subscribed {
+            self.count_changed(state, channel);
+        }
         Ok(())
     }
 
-    /// Subscribes the requester without entering presence; acks with the member list.
+    /// Subscribes the requester without entering presence; answers with the member list.
     ///
     /// # Errors
     /// [`HubError::AlreadySubscribed`].
-    pub fn watch(&self, who: Requester<'_>, channel: &ChannelName) -> Result<(), HubError> {
+    pub fn watch(
+        &self,
+        who: Requester<'_>,
+        channel: &ChannelName,
+        now: u64,
+    ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
-        let Shard { registry, channels } = &mut *guard;
+        let Shard {
+            registry,
+            channels,
+            cache,
+        } = &mut *guard;
         let state = channels.entry(channel.clone()).or_default();
         if state.subscribers.contains_key(&who.connection_id) {
             return Err(HubError::AlreadySubscribed);
         }
-        state
-            .subscribers
-            .insert(who.connection_id, who.outbound.clone());
-        who.ack(Some(AckResult::Snapshot {
-            channel,
-            seq: state.seq,
-            members: registry.members(channel).collect(),
-        }));
+        self.add_subscriber(state, channel, &who);
+        who.subscribed(channel, state.seq, registry.members(channel), false);
+        self.replay_cache(cache, &who, channel, now);
+        self.count_changed(state, channel);
         Ok(())
     }
 
@@ -300,7 +477,9 @@ impl Hub {
         now: u64,
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
-        let Shard { registry, channels } = &mut *guard;
+        let Shard {
+            registry, channels, ..
+        } = &mut *guard;
         let state = channels
             .get_mut(channel)
             .filter(|s| s.subscribers.contains_key(&who.connection_id))
@@ -309,12 +488,18 @@ impl Hub {
         match registry.leave(channel, who.connection_id, now) {
             Ok(transition) => {
                 state.emit(channel, &transition, now, None);
+                self.notify_transition(channel, &transition);
             }
             Err(PresenceError::NotJoined) => {}
             Err(other) => return Err(other.into()),
         }
         if state.subscribers.is_empty() {
             channels.remove(channel);
+            self.notify(|| Notice::ChannelVacated {
+                channel: channel.clone(),
+            });
+        } else {
+            self.count_changed(state, channel);
         }
         who.ack(None);
         Ok(())
@@ -332,7 +517,9 @@ impl Hub {
         now: u64,
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
-        let Shard { registry, channels } = &mut *guard;
+        let Shard {
+            registry, channels, ..
+        } = &mut *guard;
         let current = registry
             .member_of(channel, who.connection_id)
             .ok_or(PresenceError::NotJoined)?;
@@ -401,8 +588,10 @@ impl Hub {
         now: u64,
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
-        let state = guard
-            .channels
+        let Shard {
+            registry, channels, ..
+        } = &mut *guard;
+        let state = channels
             .get_mut(channel)
             .filter(|s| s.subscribers.contains_key(&who.connection_id))
             .ok_or(HubError::NotSubscribed)?;
@@ -427,18 +616,20 @@ impl Hub {
         if let Some(key) = dedupe_key {
             state.recent_ids.insert(key, state.seq);
         }
-        let text = ServerMessage::Message {
+        let event = Event::Message(Message {
             channel,
             seq: state.seq,
             ts: now,
             client_id: who.client_id,
             connection_id: who.connection_id,
+            member: registry
+                .member_of(channel, who.connection_id)
+                .map(|m| &m.client_id),
             message_id: message.message_id,
             data: message.data,
-        }
-        .encode();
+        });
         let skip = (!message.echo).then_some(who.connection_id);
-        state.fan_out(&Utf8Bytes::from(text), skip);
+        state.fan_out(&event, skip, false);
         who.ack(Some(AckResult::Published {
             channel,
             seq: state.seq,
@@ -464,23 +655,124 @@ impl Hub {
             .get(channel)
             .filter(|s| s.subscribers.contains_key(&who.connection_id))
             .ok_or(HubError::NotSubscribed)?;
-        let text = Utf8Bytes::from(
-            ServerMessage::Ephemeral {
-                channel,
-                ts: now,
-                client_id: who.client_id,
-                connection_id: who.connection_id,
-                data,
-            }
-            .encode(),
-        );
-        for (id, outbound) in &state.subscribers {
-            if echo || *id != who.connection_id {
-                outbound.push_lossy(&text);
-            }
-        }
+        let event = Event::Ephemeral(Message {
+            channel,
+            seq: 0,
+            ts: now,
+            client_id: who.client_id,
+            connection_id: who.connection_id,
+            member: guard
+                .registry
+                .member_of(channel, who.connection_id)
+                .map(|m| &m.client_id),
+            message_id: None,
+            data,
+        });
+        let skip = (!echo).then_some(who.connection_id);
+        state.fan_out(&event, skip, true);
         who.ack(None);
         Ok(())
+    }
+
+    /// Sends an event from the HTTP API (no sending connection) to every subscriber of the
+    /// channel but `skip`, and remembers it when the channel is a cache channel. `payload` is
+    /// the `{"event": name, "data": string}` envelope.
+    pub fn trigger(
+        &self,
+        channel: &ChannelName,
+        payload: &RawValue,
+        skip: Option<ConnectionId>,
+        now: u64,
+    ) {
+        let mut guard = self.shard(channel).lock();
+        let Shard {
+            channels, cache, ..
+        } = &mut *guard;
+        let state = channels.get_mut(channel);
+        let seq = state.as_ref().map_or(0, |s| s.seq + 1);
+        let event = Event::Message(Message {
+            channel,
+            seq,
+            ts: now,
+            client_id: None,
+            connection_id: API_CONNECTION_ID,
+            member: None,
+            message_id: None,
+            data: payload,
+        });
+        if let Some(state) = state {
+            state.seq = seq;
+            // `socket_id` exclusion is a Pusher feature. A native subscriber is never skipped:
+            // it would see a gap in `seq`, and it has no ack to learn the number from.
+            let skip = skip.filter(|id| {
+                state
+                    .subscribers
+                    .get(id)
+                    .is_some_and(|s| s.protocol == Protocol::Pusher)
+            });
+            state.fan_out(&event, skip, false);
+        }
+        if pusher::channel::is_cache(channel.as_str()) {
+            if let Some(frame) = Frames::new(&event).get(Protocol::Pusher).cloned() {
+                remember(cache, channel, frame, payload, now);
+            }
+        }
+    }
+
+    /// Every channel with at least one subscriber whose name starts with `prefix`.
+    #[must_use]
+    pub fn occupied_channels(&self, prefix: &str) -> Vec<ChannelInfo> {
+        let mut found = Vec::new();
+        for shard in &*self.shards {
+            let shard = shard.lock();
+            for (name, state) in &shard.channels {
+                if name.as_str().starts_with(prefix) {
+                    found.push(ChannelInfo {
+                        name: name.clone(),
+                        subscription_count: state.subscribers.len(),
+                        user_count: shard.registry.member_count(name),
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// The channel's subscriber and member counts (zero when nobody subscribes).
+    #[must_use]
+    pub fn channel_info(&self, channel: &ChannelName) -> ChannelInfo {
+        let shard = self.shard(channel).lock();
+        ChannelInfo {
+            name: channel.clone(),
+            subscription_count: shard
+                .channels
+                .get(channel)
+                .map_or(0, |s| s.subscribers.len()),
+            user_count: shard.registry.member_count(channel),
+        }
+    }
+
+    /// The cache channel's remembered event, if it has one that has not expired.
+    #[must_use]
+    pub fn cached(&self, channel: &ChannelName, now: u64) -> Option<CacheInfo> {
+        let shard = self.shard(channel).lock();
+        let cached = shard.cache.get(channel)?;
+        let expires = cached.stored_at + CACHE_TTL_MS;
+        (now < expires).then(|| CacheInfo {
+            data: cached.data.clone(),
+            ttl_s: (expires - now) / 1000,
+        })
+    }
+
+    /// The client ids of the channel's members.
+    #[must_use]
+    pub fn member_ids(&self, channel: &ChannelName) -> Vec<ClientId> {
+        let shard = self.shard(channel).lock();
+        shard
+            .registry
+            .members(channel)
+            .map(|m| m.client_id.clone())
+            .collect()
     }
 
     /// How many channels have at least one subscriber.
@@ -488,4 +780,39 @@ impl Hub {
     pub fn channel_count(&self) -> usize {
         self.shards.iter().map(|s| s.lock().channels.len()).sum()
     }
+}
+
+/// Stores a cache channel's last event, forgetting expired and then the oldest entries so a
+/// shard never holds more than [`CACHED_CHANNELS_PER_SHARD`].
+fn remember(
+    cache: &mut HashMap<ChannelName, Cached>,
+    channel: &ChannelName,
+    frame: Utf8Bytes,
+    payload: &RawValue,
+    now: u64,
+) {
+    if cache.len() >= CACHED_CHANNELS_PER_SHARD && !cache.contains_key(channel) {
+        cache.retain(|_, c| now < c.stored_at + CACHE_TTL_MS);
+        if cache.len() >= CACHED_CHANNELS_PER_SHARD {
+            let oldest = cache
+                .iter()
+                .min_by_key(|(_, c)| c.stored_at)
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                cache.remove(&oldest);
+            }
+        }
+    }
+    let data = pusher::encode::split_envelope(payload).map_or_else(
+        || payload.get().into(),
+        |(_, d)| pusher::wire::data_text(d).into(),
+    );
+    cache.insert(
+        channel.clone(),
+        Cached {
+            frame,
+            data,
+            stored_at: now,
+        },
+    );
 }

@@ -8,13 +8,17 @@
 pub mod auth;
 mod clients;
 pub mod config;
+mod event;
 mod hub;
 mod invitations;
 mod outbound;
+mod pusher;
 mod server;
 mod session;
 mod state;
 mod transport;
+mod users;
+pub mod webhooks;
 
 pub use server::{DRAIN_DEADLINE, Server, StartError};
 pub use session::SERVER_VERSION;

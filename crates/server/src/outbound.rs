@@ -24,7 +24,38 @@ pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 enum Frame {
     Text(Utf8Bytes),
     Ping,
-    Close(CloseCode, &'static str),
+    /// A close frame: the numeric code (each protocol has its own) and the reason text.
+    Close(u16, &'static str),
+}
+
+/// What a connection is sent when its queue overflows: an explanation in its protocol's words,
+/// then a close code from its protocol's range.
+#[derive(Debug, Clone)]
+pub struct Overflow {
+    /// The last text frame.
+    pub explanation: Utf8Bytes,
+    /// The close code.
+    pub code: u16,
+    /// The close reason.
+    pub reason: &'static str,
+}
+
+impl Overflow {
+    /// The native protocol's: `error` `slow_consumer`, close 4009.
+    #[must_use]
+    pub fn native() -> Self {
+        let explanation = ServerMessage::Error {
+            id: None,
+            code: ErrorCode::SlowConsumer,
+            message: "your outbound queue overflowed: messages arrived faster than you read them",
+        }
+        .encode();
+        Self {
+            explanation: Utf8Bytes::from(explanation),
+            code: CloseCode::SlowConsumer.code(),
+            reason: "slow_consumer",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +72,7 @@ pub struct Outbound {
     wake: Notify,
     closing: Notify,
     max_bytes: usize,
+    overflow: Overflow,
 }
 
 impl Outbound {
@@ -49,16 +81,23 @@ impl Outbound {
     /// a client that is keeping up; frames themselves are bounded by the input limits.
     #[must_use]
     pub fn new(max_bytes: usize) -> Arc<Self> {
+        Self::with_overflow(max_bytes, Overflow::native())
+    }
+
+    /// Like [`Self::new`], with what to send when the queue overflows.
+    #[must_use]
+    pub fn with_overflow(max_bytes: usize, overflow: Overflow) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             closing: Notify::new(),
             max_bytes,
+            overflow,
         })
     }
 
     /// Queues a text frame. A client whose queue is full is disconnected as a slow consumer
-    /// (close 4009): its queue is dropped so its memory is freed at once.
+    /// (native close 4009, Pusher 4100): its queue is dropped so its memory is freed at once.
     pub fn push(&self, text: &Utf8Bytes) {
         let mut state = self.state.lock();
         if state.closing {
@@ -69,18 +108,13 @@ impl Outbound {
             state.frames.clear();
             state.bytes = 0;
             state.closing = true;
-            let explanation = ServerMessage::Error {
-                id: None,
-                code: ErrorCode::SlowConsumer,
-                message: "your outbound queue overflowed: messages arrived faster than you read them",
-            }
-            .encode();
+            let overflow = &self.overflow;
             state
                 .frames
-                .push_back(Frame::Text(Utf8Bytes::from(explanation)));
+                .push_back(Frame::Text(overflow.explanation.clone()));
             state
                 .frames
-                .push_back(Frame::Close(CloseCode::SlowConsumer, "slow_consumer"));
+                .push_back(Frame::Close(overflow.code, overflow.reason));
         } else {
             state.bytes += text.len();
             state.frames.push_back(Frame::Text(text.clone()));
@@ -116,6 +150,11 @@ impl Outbound {
     /// Queues `last` (typically an error explaining why), then a close frame, and refuses
     /// everything after. Frames already queued are still delivered first.
     pub fn close(&self, last: Option<&Utf8Bytes>, code: CloseCode, reason: &'static str) {
+        self.close_with(last, code.code(), reason);
+    }
+
+    /// [`Self::close`] with a numeric close code, for protocols other than the native one.
+    pub fn close_with(&self, last: Option<&Utf8Bytes>, code: u16, reason: &'static str) {
         let mut state = self.state.lock();
         if state.closing {
             return;
@@ -177,7 +216,7 @@ impl Outbound {
                     Frame::Ping => Message::Ping(bytes::Bytes::new()),
                     Frame::Close(code, reason) => {
                         let close = Message::Close(Some(CloseFrame {
-                            code: code.code(),
+                            code,
                             reason: Utf8Bytes::from_static(reason),
                         }));
                         let _ = tokio::time::timeout(CLOSE_DEADLINE, async {
@@ -215,10 +254,7 @@ mod tests {
         let frames = out.take();
         assert_eq!(frames.len(), 2);
         assert!(matches!(&frames[0], Frame::Text(t) if t.contains("slow_consumer")));
-        assert!(matches!(
-            frames[1],
-            Frame::Close(CloseCode::SlowConsumer, _)
-        ));
+        assert!(matches!(frames[1], Frame::Close(4009, _)));
     }
 
     #[test]

@@ -48,10 +48,9 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-        Ok(Self {
-            listener,
-            state: Arc::new(ServerState::new(config)),
-        })
+        let state = Arc::new(ServerState::new(config));
+        state.start_webhooks();
+        Ok(Self { listener, state })
     }
 
     /// The address actually bound.

@@ -4,14 +4,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use rollcall_core::ConnectionId;
 
 use crate::clients::ClientIndex;
 use crate::config::{AppConfig, Config};
-use crate::hub::Hub;
+use crate::hub::{Hub, HubOptions};
 use crate::invitations::Invitations;
+use crate::users::UserIndex;
+use crate::webhooks::{NoticeReceiver, NoticeSender, notice_queue};
 
 /// One app's live state.
 #[derive(Debug)]
@@ -24,6 +27,10 @@ pub struct AppRuntime {
     pub clients: ClientIndex,
     /// Its pending invitations.
     pub invitations: Invitations,
+    /// Its signed-in Pusher users.
+    pub(crate) users: UserIndex,
+    /// Where its webhook notices go, when it has webhooks.
+    pub(crate) notices: Option<NoticeSender>,
 }
 
 /// The whole server's shared state.
@@ -38,21 +45,35 @@ pub struct ServerState {
     connections: AtomicUsize,
     shutting_down: AtomicBool,
     shutdown: Notify,
+    /// The webhook dispatchers' ends of the notice queues, until [`Self::start_webhooks`].
+    webhook_queues: Mutex<Vec<(AppConfig, NoticeReceiver)>>,
 }
 
 impl ServerState {
     /// State for `config`, with empty hubs.
     #[must_use]
     pub fn new(config: Config) -> Self {
+        let mut webhook_queues = Vec::new();
         let apps = config
             .apps
             .iter()
             .map(|app| {
+                let notices = (!app.pusher.webhooks.is_empty()).then(|| {
+                    let (sender, receiver) = notice_queue(config.pusher.webhook_queue);
+                    webhook_queues.push((app.clone(), receiver));
+                    sender
+                });
                 Arc::new(AppRuntime {
                     config: app.clone(),
-                    hub: Hub::new(config.limits.max_members_per_channel),
+                    hub: Hub::with_options(HubOptions {
+                        max_members: config.limits.max_members_per_channel,
+                        subscription_count: app.pusher.enable_subscription_count,
+                        notices: notices.clone(),
+                    }),
                     clients: ClientIndex::default(),
                     invitations: Invitations::default(),
+                    users: UserIndex::default(),
+                    notices,
                 })
             })
             .collect();
@@ -64,7 +85,24 @@ impl ServerState {
             connections: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            webhook_queues: Mutex::new(webhook_queues),
         }
+    }
+
+    /// Spawns each app's webhook dispatcher (once; later calls do nothing). Needs a Tokio
+    /// runtime, which is why it is not part of [`Self::new`].
+    pub fn start_webhooks(&self) {
+        let delay = std::time::Duration::from_millis(self.config.pusher.webhook_delay_ms);
+        let max_pending = self.config.pusher.webhook_queue;
+        for (app, receiver) in self.webhook_queues.lock().drain(..) {
+            tokio::spawn(crate::webhooks::run(app, receiver, delay, max_pending));
+        }
+    }
+
+    /// The app whose id is `id`.
+    #[must_use]
+    pub fn app_by_id(&self, id: &str) -> Option<&Arc<AppRuntime>> {
+        self.apps.iter().find(|a| a.config.id.as_str() == id)
     }
 
     /// The app whose key is `key`; with `None`, the only app when there is exactly one.

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::Session;
 use crate::auth::Action;
+use crate::event::Protocol;
 use crate::hub::{Answer, HubError, JoinData, Publication, Requester};
 use crate::invitations::{Invitation, TooManyInvitations};
 
@@ -68,6 +69,7 @@ impl Session {
             connection_id: self.id,
             client_id: self.identity.client_id.as_ref(),
             outbound: &self.outbound,
+            protocol: Protocol::Native,
             answer: Answer::Ack(id),
         }
     }
@@ -171,7 +173,7 @@ impl Session {
             Command::Watch { channel } => {
                 self.require(Action::Watch, channel)?;
                 self.room_for(channel)?;
-                hub.watch(self.requester(id), channel)?;
+                hub.watch(self.requester(id), channel, now)?;
                 self.channels.insert(channel.clone());
                 Ok(())
             }
@@ -263,7 +265,7 @@ impl Session {
         let data = self.join_data(data)?;
         self.app
             .hub
-            .join(self.requester(id), &client, channel, data, now)?;
+            .join(self.requester(id), &client, channel, data, None, now)?;
         self.channels.insert(channel.clone());
         Ok(())
     }

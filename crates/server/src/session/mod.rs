@@ -3,6 +3,7 @@
 
 mod commands;
 mod identity;
+pub(crate) mod pusher;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 pub(crate) use identity::ConnectParams;
 use identity::Identity;
 
+use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
 use crate::outbound::{CLOSE_DEADLINE, Outbound};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
@@ -277,6 +279,7 @@ impl Session {
             connection_id: self.id,
             client_id: self.identity.client_id.as_ref(),
             outbound: &self.outbound,
+            protocol: Protocol::Native,
             answer: Answer::Silent,
         };
         for channel in self.channels.drain() {

@@ -1,7 +1,10 @@
-//! The HTTP edge: routes, WebSocket upgrades, health.
+//! The HTTP edge: routes, WebSocket upgrades (native `/ws`, Pusher `/app/{key}`), the Pusher
+//! HTTP API, health.
 
 mod echo;
 mod native;
+mod pusher;
+mod rest;
 pub(crate) mod ws;
 
 use std::sync::Arc;
@@ -15,6 +18,8 @@ use crate::state::ServerState;
 pub(crate) fn router(state: Arc<ServerState>) -> Router {
     let mut router = Router::new()
         .route("/ws", get(native::upgrade))
+        .route("/app/{key}", get(pusher::upgrade))
+        .merge(rest::routes())
         .route("/healthz", get(healthz));
     if state.config.testing.echo_endpoint {
         router = router.route("/test/echo", get(echo::upgrade));

@@ -33,6 +33,7 @@ pub fn config() -> Config {
         key: "secure-key".into(),
         secret: SECURE_SECRET.into(),
         allow_anonymous: false,
+        pusher: Default::default(),
     });
     config
 }

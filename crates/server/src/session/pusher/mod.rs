@@ -1,0 +1,330 @@
+//! One Pusher-protocol connection (`/app/{key}`): admission, the read loop, the activity
+//! timer, and cleanup. Subscriptions are in `subscribe.rs`; client events and sign-in in
+//! `events.rs`.
+//!
+//! The connection shares everything below the session with native connections: the same hub
+//! (so both protocols see one presence set), the same bounded outbound queue and writer, the
+//! same limits.
+
+mod events;
+mod subscribe;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use rollcall_core::{ChannelName, ClientId, ConnectionId};
+use rollcall_proto::CloseCode;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use super::now_ms;
+use crate::event::Protocol;
+use crate::hub::{Answer, Requester};
+use crate::outbound::{CLOSE_DEADLINE, Outbound, Overflow};
+use crate::pusher::wire::{self, ClientFrame};
+use crate::state::{AppRuntime, ConnectionSlot, ServerState};
+use crate::transport::ws::{ReadFailure, classify};
+
+/// Pusher close codes the server uses (`docs/pusher-compat.md`), from the protocol's ranges:
+/// 4000–4099 do not reconnect, 4100–4199 back off, 4200–4299 reconnect at once.
+pub(crate) mod close {
+    /// The app key is unknown.
+    pub(crate) const APP_NOT_FOUND: u16 = 4001;
+    /// The `protocol` parameter is not a number.
+    pub(crate) const INVALID_VERSION: u16 = 4006;
+    /// The protocol version is not supported (5 to 7 are).
+    pub(crate) const UNSUPPORTED_PROTOCOL: u16 = 4007;
+    /// The app terminated the user's connections.
+    pub(crate) const UNAUTHORIZED: u16 = 4009;
+    /// Over capacity: the server is full, or the client read too slowly.
+    pub(crate) const OVER_CAPACITY: u16 = 4100;
+    /// No pong (or any frame) after the server's ping.
+    pub(crate) const PONG_NOT_RECEIVED: u16 = 4201;
+    /// A client event over the rate limit (sent as a `pusher:error` code; the socket stays open).
+    pub(crate) const CLIENT_EVENT_RATE_LIMIT: u16 = 4301;
+}
+
+/// The query string of a Pusher connection URL; other parameters (`client`, `version`,
+/// `flash`) are ignored.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub(crate) struct PusherParams {
+    /// The protocol version the client speaks.
+    pub(crate) protocol: Option<String>,
+}
+
+/// What a subscription is.
+#[derive(Debug, Clone)]
+struct Subscription {
+    /// The user id this connection entered presence as, on presence channels.
+    user_id: Option<ClientId>,
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+struct SignedIn {
+    id: ClientId,
+    /// Whether the connection subscribes to `#server-to-user-{id}`.
+    user_channel: bool,
+}
+
+/// Client events sent in the current one-second window.
+#[derive(Debug, Clone, Copy)]
+struct RateWindow {
+    started: Instant,
+    count: u32,
+}
+
+/// A live Pusher connection's state, owned by its read task.
+pub(crate) struct PusherSession {
+    state: Arc<ServerState>,
+    app: Arc<AppRuntime>,
+    id: ConnectionId,
+    socket_id: String,
+    outbound: Arc<Outbound>,
+    channels: HashMap<ChannelName, Subscription>,
+    user: Option<SignedIn>,
+    rate: RateWindow,
+}
+
+fn overflow() -> Overflow {
+    Overflow {
+        explanation: wire::error(
+            Some(close::OVER_CAPACITY),
+            "your outbound queue overflowed: messages arrived faster than you read them",
+        ),
+        code: close::OVER_CAPACITY,
+        reason: "over capacity",
+    }
+}
+
+/// Refuses the connection: `pusher:error`, then the same code as the close code.
+fn refuse(outbound: &Outbound, code: u16, message: &str, reason: &'static str) {
+    outbound.close_with(Some(&wire::error(Some(code), message)), code, reason);
+}
+
+/// Runs a Pusher connection from upgrade to close.
+pub(crate) async fn run(
+    socket: WebSocket,
+    state: Arc<ServerState>,
+    key: String,
+    params: PusherParams,
+) {
+    let (sink, stream) = socket.split();
+    let outbound = Outbound::with_overflow(state.config.limits.max_queue_bytes, overflow());
+    let writer = tokio::spawn(outbound.clone().run_writer(sink));
+    if let Some((session, slot)) = open(&state, &key, &params, &outbound) {
+        session.serve(stream).await;
+        drop(slot);
+    }
+    // As for native sessions: a writer stuck on a dead peer is cut off.
+    let abort = writer.abort_handle();
+    if timeout(CLOSE_DEADLINE, writer).await.is_err() {
+        abort.abort();
+    }
+}
+
+/// Admits the connection and sends `pusher:connection_established`; on refusal, queues the
+/// error and close frame and returns `None`.
+fn open(
+    state: &Arc<ServerState>,
+    key: &str,
+    params: &PusherParams,
+    outbound: &Arc<Outbound>,
+) -> Option<(PusherSession, ConnectionSlot)> {
+    let Some(slot) = state.admit() else {
+        refuse(
+            outbound,
+            close::OVER_CAPACITY,
+            "Over capacity: the server is at its connection limit",
+            "over capacity",
+        );
+        return None;
+    };
+    let Some(app) = state.app(Some(key)) else {
+        let message =
+            format!("App key {key} not in this cluster. Did you forget to specify the cluster?");
+        refuse(outbound, close::APP_NOT_FOUND, &message, "app not found");
+        return None;
+    };
+    if let Some(version) = &params.protocol {
+        match version.parse::<u32>() {
+            Ok(5..=7) => {}
+            Ok(_) => {
+                refuse(
+                    outbound,
+                    close::UNSUPPORTED_PROTOCOL,
+                    &format!(
+                        "Unsupported protocol version {version}: versions 5 to 7 are supported"
+                    ),
+                    "unsupported protocol version",
+                );
+                return None;
+            }
+            Err(_) => {
+                refuse(
+                    outbound,
+                    close::INVALID_VERSION,
+                    "Invalid version string: `protocol` must be a number",
+                    "invalid version string",
+                );
+                return None;
+            }
+        }
+    }
+    let session = PusherSession {
+        state: state.clone(),
+        app: app.clone(),
+        id: slot.id,
+        socket_id: slot.id.to_string(),
+        outbound: outbound.clone(),
+        channels: HashMap::new(),
+        user: None,
+        rate: RateWindow {
+            started: Instant::now(),
+            count: 0,
+        },
+    };
+    outbound.push(&wire::connection_established(
+        &session.socket_id,
+        state.config.pusher.activity_timeout_s,
+    ));
+    Some((session, slot))
+}
+
+impl PusherSession {
+    /// A requester for the hub, speaking as `user` (the presence user id in that channel, or
+    /// the signed-in user).
+    fn requester<'a>(&'a self, user: Option<&'a ClientId>, answer: Answer<'a>) -> Requester<'a> {
+        Requester {
+            connection_id: self.id,
+            client_id: user.or(self.user.as_ref().map(|u| &u.id)),
+            outbound: &self.outbound,
+            protocol: Protocol::Pusher,
+            answer,
+        }
+    }
+
+    fn send(&self, text: &Utf8Bytes) {
+        self.outbound.push(text);
+    }
+
+    /// A non-fatal `pusher:error`.
+    fn error(&self, code: Option<u16>, message: &str) {
+        self.send(&wire::error(code, message));
+    }
+
+    async fn serve(mut self, mut stream: SplitStream<WebSocket>) {
+        let settings = self.state.config.pusher;
+        let activity = Duration::from_secs(settings.activity_timeout_s);
+        let pong_wait = Duration::from_millis(settings.pong_timeout_ms);
+        let mut last_heard = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        loop {
+            // One timer per connection: after `activity` of silence the server pings; after
+            // `pong_wait` more without any frame it gives up.
+            let deadline = ping_sent.map_or(last_heard + activity, |at| at + pong_wait);
+            tokio::select! {
+                () = self.outbound.closing() => break,
+                () = self.state.shutting_down() => {
+                    let text = wire::error(None, "The server is shutting down; reconnect in a moment");
+                    self.outbound.close(Some(&text), CloseCode::GoingAway, "server shutting down");
+                    break;
+                }
+                frame = stream.next() => {
+                    let message = match frame {
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => {
+                            self.on_read_error(error);
+                            break;
+                        }
+                        None => break,
+                    };
+                    // Any frame shows the client is alive (Pusher's rule).
+                    last_heard = Instant::now();
+                    ping_sent = None;
+                    match message {
+                        Message::Text(text) => self.on_text(&text),
+                        Message::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => {
+                            self.outbound.close(None, CloseCode::Normal, "");
+                            break;
+                        }
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    if ping_sent.is_some() {
+                        let text = wire::error(Some(close::PONG_NOT_RECEIVED), "Pong reply not received");
+                        self.outbound.close_with(Some(&text), close::PONG_NOT_RECEIVED, "pong reply not received");
+                        break;
+                    }
+                    self.send(&wire::ping());
+                    ping_sent = Some(Instant::now());
+                }
+            }
+        }
+        self.cleanup();
+    }
+
+    fn on_read_error(&self, error: axum::Error) {
+        match classify(error) {
+            ReadFailure::Gone => {}
+            ReadFailure::Violation(CloseCode::MessageTooBig) => {
+                let max = self.state.config.limits.max_frame_bytes;
+                let text = wire::error(None, &format!("Frames are limited to {max} bytes"));
+                self.outbound
+                    .close(Some(&text), CloseCode::MessageTooBig, "frame too large");
+            }
+            ReadFailure::Violation(code) => self.outbound.close(None, code, ""),
+        }
+    }
+
+    fn on_text(&mut self, text: &str) {
+        let frame = match wire::decode(text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                self.error(None, &error.to_string());
+                return;
+            }
+        };
+        let now = now_ms();
+        match frame {
+            ClientFrame::Subscribe {
+                channel,
+                auth,
+                channel_data,
+            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref(), now),
+            ClientFrame::Unsubscribe { channel } => self.unsubscribe(&channel, now),
+            ClientFrame::Ping => self.send(&wire::pong()),
+            ClientFrame::Pong => {}
+            ClientFrame::Other(event) => {
+                tracing::debug!(%event, "ignoring an unknown Pusher event");
+            }
+            ClientFrame::Signin { auth, user_data } => self.signin(&auth, &user_data),
+            ClientFrame::ClientEvent {
+                event,
+                channel,
+                data,
+            } => self.client_event(&event, &channel, &data, now),
+        }
+    }
+
+    /// Leaves every channel at once, so the other members see the leave without waiting for the
+    /// socket to finish closing.
+    fn cleanup(&mut self) {
+        let now = now_ms();
+        let channels: Vec<(ChannelName, Subscription)> = self.channels.drain().collect();
+        for (channel, subscription) in &channels {
+            let who = self.requester(subscription.user_id.as_ref(), Answer::Silent);
+            // The connection subscribed to each of these, so leaving cannot fail.
+            let _ = self.app.hub.leave(who, channel, now);
+        }
+        if let Some(user) = &self.user {
+            self.app.users.remove(&user.id, self.id);
+        }
+        self.outbound.close(None, CloseCode::Normal, "");
+    }
+}
