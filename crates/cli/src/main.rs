@@ -35,6 +35,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Mint a connection token with an app's secret (development and tests).
     Token(token::TokenArgs),
+    /// Drive load against a server and measure presence and fan-out (docs/benchmarks.md).
+    Bench(Box<rollcall_bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +48,6 @@ fn main() -> ExitCode {
         Command::Members(args) => remote::run(members::run(args)),
         Command::Publish(args) => remote::run(publish::run(args)),
         Command::Token(args) => token::run(&args),
+        Command::Bench(args) => rollcall_bench::run(*args),
     }
 }

@@ -1,0 +1,168 @@
+//! One simulated client: a raw WebSocket that counts what it receives.
+//!
+//! No SDK on purpose: a bench client must cost little (tens of thousands of them share two
+//! cores with the server) and must do exactly what the scenario says, with no retries or
+//! reconnection logic of its own.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::args::ProtocolKind;
+use crate::error::ConnError;
+use crate::protocol::Incoming;
+
+/// Read buffer per socket. The library default (128 KiB) would cost 2.5 GB over 19k sockets;
+/// bench clients receive small frames, and large snapshots still assemble into growable
+/// message buffers.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// The largest frame a client accepts: a storm's snapshots list every member (~200 bytes each).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Now as Unix microseconds: the clock that every process of a run shares, so that a time
+/// written into a payload by one process can be compared with the arrival time in another.
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A connected client.
+pub(crate) struct Conn {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    protocol: ProtocolKind,
+    /// Text frames received.
+    pub(crate) frames: u64,
+    /// Bytes of text frames received.
+    pub(crate) bytes: u64,
+}
+
+impl Conn {
+    /// Connects to `url` and waits for the server's first frame, which must accept the
+    /// connection.
+    pub(crate) async fn open(
+        protocol: ProtocolKind,
+        url: &str,
+        patience: Duration,
+    ) -> Result<Self, ConnError> {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            // Every send is flushed at once: the generator measures latency, not throughput
+            // of its own batching.
+            .write_buffer_size(0)
+            .max_message_size(Some(MAX_MESSAGE))
+            .max_frame_size(Some(MAX_MESSAGE));
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let (ws, _) = tokio::time::timeout(patience, connect)
+            .await
+            .map_err(|_| ConnError::Timeout)??;
+        let mut conn = Self {
+            ws,
+            protocol,
+            frames: 0,
+            bytes: 0,
+        };
+        let first = tokio::time::timeout(patience, conn.recv())
+            .await
+            .map_err(|_| ConnError::Timeout)??;
+        match protocol.decode(&first) {
+            Incoming::Session => Ok(conn),
+            Incoming::Error { code, .. } => Err(ConnError::Refused(code.into_owned())),
+            _ => Err(ConnError::Unexpected(
+                first.as_str().chars().take(200).collect(),
+            )),
+        }
+    }
+
+    /// Sends one text frame.
+    pub(crate) async fn send(&mut self, text: String) -> Result<(), ConnError> {
+        self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// The next text frame. Pings are answered by the library; a close is an error.
+    pub(crate) async fn recv(&mut self) -> Result<Utf8Bytes, ConnError> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    self.frames += 1;
+                    self.bytes += text.len() as u64;
+                    return Ok(text);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(ConnError::Closed(frame.map(|f| f.code.into())));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ConnError::Closed(None)),
+            }
+        }
+    }
+
+    /// Sends `request` (whose id is `id`) and reads until its ack, skipping other frames.
+    pub(crate) async fn request(
+        &mut self,
+        id: u64,
+        request: String,
+        patience: Duration,
+    ) -> Result<(), ConnError> {
+        self.request_raw(id, request, patience).await.map(drop)
+    }
+
+    /// Like [`Self::request`], returning the ack frame itself.
+    pub(crate) async fn request_raw(
+        &mut self,
+        id: u64,
+        request: String,
+        patience: Duration,
+    ) -> Result<Utf8Bytes, ConnError> {
+        self.send(request).await?;
+        tokio::time::timeout(patience, async {
+            loop {
+                let text = self.recv().await?;
+                match self.protocol.decode(&text) {
+                    Incoming::Ack { id: Some(got), .. } if got == id => return Ok(text.clone()),
+                    Incoming::Error {
+                        id: Some(got),
+                        code,
+                    } if got == id => {
+                        return Err(ConnError::Refused(code.into_owned()));
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| ConnError::Timeout)?
+    }
+
+    /// Reads (and hands to `on`) whatever arrives until `at`: a client that sleeps without
+    /// reading would be cut off by the server as a slow consumer.
+    pub(crate) async fn pump_until(
+        &mut self,
+        at: Instant,
+        mut on: impl FnMut(Incoming<'_>),
+    ) -> Result<(), ConnError> {
+        let protocol = self.protocol;
+        let sleep = tokio::time::sleep_until(at);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut sleep => return Ok(()),
+                frame = self.recv() => on(protocol.decode(&frame?)),
+            }
+        }
+    }
+
+    /// Closes politely (close frame), waiting briefly for the server's answer.
+    pub(crate) async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}
