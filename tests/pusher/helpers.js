@@ -147,7 +147,8 @@ function serverSdk(port, secret = APP.secret) {
 
 /**
  * A connected pusher-js client. `user` is the presence member `{ user_id, user_info }` it
- * authorizes as (and signs in as, by id); `secret` lets a test sign with the wrong secret.
+ * authorizes as (and signs in as, by id, with `user.watchlist` when given); `secret` lets a test
+ * sign with the wrong secret.
  */
 async function connectClient(port, { user, secret, options = {} } = {}) {
   const signer = serverSdk(port, secret);
@@ -165,7 +166,9 @@ async function connectClient(port, { user, secret, options = {} } = {}) {
     },
     userAuthentication: {
       customHandler: ({ socketId }, callback) => {
-        callback(null, signer.authenticateUser(socketId, { id: String(user.user_id) }));
+        const userData = { id: String(user.user_id) };
+        if (user.watchlist) userData.watchlist = user.watchlist;
+        callback(null, signer.authenticateUser(socketId, userData));
       },
     },
     ...options,

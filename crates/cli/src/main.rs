@@ -1,11 +1,14 @@
 //! The `rollcall` command.
 
+mod check_config;
 mod live;
+mod logging;
 mod members;
 mod output;
 mod publish;
 mod remote;
 mod serve;
+mod signals;
 mod token;
 
 use std::process::ExitCode;
@@ -24,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the server. With no options it listens on 127.0.0.1:7070 with a development app.
     Serve(Box<serve::ServeArgs>),
+    /// Validate a configuration and print the effective result, secrets masked.
+    CheckConfig(Box<check_config::CheckConfigArgs>),
     /// Join a channel: show its members and events live, publish the lines typed on stdin.
     /// Ctrl-C leaves.
     Join(live::JoinArgs),
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::CheckConfig(args) => check_config::run(*args),
         Command::Join(args) => remote::run(live::join(args)),
         Command::Watch(args) => remote::run(live::watch(args)),
         Command::Members(args) => remote::run(members::run(args)),

@@ -13,6 +13,9 @@ use clap::Args;
 use rollcall_server::Server;
 use rollcall_server::config::{AppConfig, Config};
 
+use crate::logging::{self, LogFormatArg};
+use crate::signals;
+
 /// Options of `rollcall serve`. Each can also be set in the config file (key in brackets) or
 /// with the environment variable shown.
 #[derive(Debug, Args)]
@@ -71,10 +74,36 @@ pub(crate) struct ServeArgs {
     /// [testing.echo_endpoint]. Default off.
     #[arg(long, env = "ROLLCALL_TEST_ECHO_ENDPOINT")]
     test_echo_endpoint: bool,
+
+    /// Admin token that opens /dashboard and the /api admin endpoints, at least 16 bytes
+    /// [admin.token]. Default none: both answer 403. Prefer the variable to the flag, which
+    /// other users of the machine can see.
+    #[arg(long, env = "ROLLCALL_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+
+    /// Log format on standard error: `text` or `json` [log.format]. Default text.
+    #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormatArg>,
+
+    /// Longest wait for connections to close on SIGTERM / SIGINT before exiting
+    /// [shutdown.drain_timeout_ms]. Default 10000.
+    #[arg(long, env = "ROLLCALL_DRAIN_TIMEOUT_MS")]
+    drain_timeout_ms: Option<u64>,
+
+    /// On shutdown, clients are told to reconnect after a random delay up to this many
+    /// milliseconds [shutdown.reconnect_window_ms]. Default 5000.
+    #[arg(long, env = "ROLLCALL_RECONNECT_WINDOW_MS")]
+    reconnect_window_ms: Option<u64>,
 }
 
 impl ServeArgs {
-    fn into_config(self) -> Result<Config, String> {
+    /// Reads `path` instead of `--config` / `ROLLCALL_CONFIG` (for `rollcall check-config FILE`).
+    pub(crate) fn set_config_file(&mut self, path: PathBuf) {
+        self.config = Some(path);
+    }
+
+    /// The configuration these options make: defaults < file < variables < flags, validated.
+    pub(crate) fn into_config(self) -> Result<Config, String> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
             None => Config::default(),
@@ -114,18 +143,24 @@ impl ServeArgs {
         set(&mut limits.max_queue_bytes, self.max_queue_bytes);
         set(&mut limits.max_connections, self.max_connections);
         config.testing.echo_endpoint |= self.test_echo_endpoint;
+        if self.admin_token.is_some() {
+            config.admin.token = self.admin_token;
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format.into();
+        }
+        if let Some(ms) = self.drain_timeout_ms {
+            config.shutdown.drain_timeout_ms = ms;
+        }
+        if let Some(ms) = self.reconnect_window_ms {
+            config.shutdown.reconnect_window_ms = ms;
+        }
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
 }
 
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let config = match args.into_config() {
         Ok(config) => config,
         Err(message) => {
@@ -133,6 +168,8 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // After the configuration, which may choose the format; its errors go to stderr directly.
+    logging::init(config.log.format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -160,9 +197,7 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     print_banner(addr, &apps);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let shutdown = signals::shutdown_requested();
     match server.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -197,6 +232,7 @@ fn print_banner(addr: SocketAddr, apps: &[AppConfig]) {
             app.key
         );
     }
+    banner += &format!("  demo room: http://{addr}/  ·  dashboard: http://{addr}/dashboard\n");
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(banner.as_bytes())

@@ -128,6 +128,18 @@ pub enum ServerMessage<'a> {
         /// A human explanation.
         message: &'a str,
     },
+    /// The server is shutting down: an `error` (`server_shutdown`, without `id`) that also says
+    /// when to reconnect, so that clients spread their reconnections instead of all arriving
+    /// at once.
+    #[serde(rename = "error")]
+    ShuttingDown {
+        /// Always [`ErrorCode::ServerShutdown`].
+        code: ErrorCode,
+        /// A human explanation.
+        message: &'a str,
+        /// How long to wait before reconnecting, in milliseconds (random per connection).
+        reconnect_after_ms: u64,
+    },
     /// A member entered a channel (its client's first connection).
     Join {
         /// The channel.
@@ -260,6 +272,20 @@ impl ServerMessage<'_> {
 mod tests {
     use super::*;
     use rollcall_core::{ConnectionEntry, MemberData};
+
+    #[test]
+    fn the_shutdown_error_carries_a_reconnect_hint() {
+        let text = ServerMessage::ShuttingDown {
+            code: ErrorCode::ServerShutdown,
+            message: "bye",
+            reconnect_after_ms: 1234,
+        }
+        .encode();
+        assert_eq!(
+            text,
+            r#"{"type":"error","code":"server_shutdown","message":"bye","reconnect_after_ms":1234}"#
+        );
+    }
 
     #[test]
     fn events_encode_with_a_type_tag_and_raw_member_data() {

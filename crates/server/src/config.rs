@@ -53,6 +53,12 @@ pub struct Config {
     pub testing: TestingConfig,
     /// Timings of the Pusher protocol and its webhooks (server-wide).
     pub pusher: PusherConfig,
+    /// The operator dashboard and its HTTP API (`[admin]`).
+    pub admin: AdminConfig,
+    /// How a stopping server lets its clients go (`[shutdown]`).
+    pub shutdown: ShutdownConfig,
+    /// Log output (`[log]`).
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -65,7 +71,90 @@ impl Default for Config {
             apps: vec![AppConfig::development()],
             testing: TestingConfig::default(),
             pusher: PusherConfig::default(),
+            admin: AdminConfig::default(),
+            shutdown: ShutdownConfig::default(),
+            log: LogConfig::default(),
         }
+    }
+}
+
+/// What happens on SIGTERM / SIGINT: clients are told to reconnect (elsewhere) after a random
+/// delay, so a fleet of clients does not come back all at once, and the server waits for them
+/// to go before it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Longest wait for connections to close once shutdown begins; the server exits then,
+    /// whatever is still open. Default 10000 ms.
+    pub drain_timeout_ms: u64,
+    /// Clients are told to reconnect after a random delay between 0 and this: native clients
+    /// in the `reconnect_after_ms` of `error` `server_shutdown`; Pusher clients, which have no
+    /// such hint, are closed at a random moment within it (at most half the drain timeout).
+    /// Default 5000 ms.
+    pub reconnect_window_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_timeout_ms: 10_000,
+            reconnect_window_ms: 5_000,
+        }
+    }
+}
+
+impl ShutdownConfig {
+    /// The longest drain timeout or reconnect window accepted: one hour. Longer waits are
+    /// mistakes (and would overflow clock arithmetic).
+    pub const MAX_MS: u64 = 3_600_000;
+
+    /// [`Self::drain_timeout_ms`] as a duration.
+    #[must_use]
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
+/// Log output. The verbosity is the `ROLLCALL_LOG` filter (`info` by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (one human-readable line per event, the default) or `json` (one JSON object
+    /// per line, for log collectors).
+    pub format: LogFormat,
+}
+
+/// How log lines are written (to standard error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The operator dashboard (`/dashboard`) and its HTTP API (`/api/…`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The bearer token that opens the dashboard and the admin API; at least
+    /// [`AdminConfig::MIN_TOKEN_LEN`] bytes. Default none: both answer 403.
+    pub token: Option<String>,
+}
+
+impl AdminConfig {
+    /// The shortest admin token accepted, in bytes.
+    pub const MIN_TOKEN_LEN: usize = 16;
+}
+
+impl std::fmt::Debug for AdminConfig {
+    // The token is a secret: logs and panics show only whether one is set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -211,6 +300,24 @@ pub struct PusherAppConfig {
     pub max_presence_user_info_bytes: usize,
     /// Send `pusher_internal:subscription_count` on non-presence channels. Default false.
     pub enable_subscription_count: bool,
+    /// Channels with more subscribers than this get their subscription count at most once per
+    /// `subscription_count_interval_ms` (Pusher: 100). Default 100.
+    pub subscription_count_throttle_above: usize,
+    /// How often a throttled channel's subscription count may be sent (Pusher: 30 s). Default
+    /// 30000 ms.
+    pub subscription_count_interval_ms: u64,
+    /// Send watchlist events (`online` / `offline`) to connections that sign in with a
+    /// `watchlist`. Default true.
+    pub enable_watchlist_events: bool,
+    /// Most user ids of a watchlist; the rest are ignored and the client gets `pusher:error`
+    /// 4302 (Pusher: 100). Default 100.
+    pub max_watchlist_size: usize,
+    /// Close connections that neither sign in nor subscribe to a private or presence channel
+    /// within `authorized_connection_timeout_ms` (`pusher:error` and close 4009). Default false.
+    pub enable_authorized_connections: bool,
+    /// How long a connection has to authorize itself when `enable_authorized_connections` is
+    /// on. Default 30000 ms.
+    pub authorized_connection_timeout_ms: u64,
     /// Where webhooks go. Default none.
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -223,6 +330,12 @@ impl Default for PusherAppConfig {
             max_presence_members: 100,
             max_presence_user_info_bytes: 1024,
             enable_subscription_count: false,
+            subscription_count_throttle_above: 100,
+            subscription_count_interval_ms: 30_000,
+            enable_watchlist_events: true,
+            max_watchlist_size: 100,
+            enable_authorized_connections: false,
+            authorized_connection_timeout_ms: 30_000,
             webhooks: Vec::new(),
         }
     }
@@ -352,6 +465,9 @@ impl Config {
             if p.max_client_events_per_second == 0
                 || p.max_presence_members == 0
                 || p.max_presence_user_info_bytes == 0
+                || p.subscription_count_interval_ms == 0
+                || p.max_watchlist_size == 0
+                || p.authorized_connection_timeout_ms == 0
             {
                 return bad(format!(
                     "app {:?}: pusher limits must be above 0",
@@ -374,6 +490,23 @@ impl Config {
                 "pusher.activity_timeout_s, pusher.pong_timeout_ms and pusher.webhook_queue must be above 0"
                     .into(),
             );
+        }
+        if let Some(token) = &self.admin.token {
+            if token.len() < AdminConfig::MIN_TOKEN_LEN || token.chars().any(char::is_control) {
+                return bad(format!(
+                    "admin.token must be at least {} bytes without control characters (try `openssl rand -hex 16`)",
+                    AdminConfig::MIN_TOKEN_LEN
+                ));
+            }
+        }
+        let d = &self.shutdown;
+        if d.drain_timeout_ms > ShutdownConfig::MAX_MS
+            || d.reconnect_window_ms > ShutdownConfig::MAX_MS
+        {
+            return bad(format!(
+                "shutdown.drain_timeout_ms and shutdown.reconnect_window_ms must be at most {} (one hour)",
+                ShutdownConfig::MAX_MS
+            ));
         }
         let h = &self.heartbeat;
         if h.interval_ms == 0 || h.timeout_ms <= h.interval_ms {
@@ -422,6 +555,16 @@ mod tests {
         assert_eq!(config.limits.max_frame_bytes, 4096);
         assert_eq!(config.limits.max_member_data_bytes, 2048);
         assert!(toml::from_str::<Config>("[limits]\nmax_frame = 1\n").is_err());
+    }
+
+    #[test]
+    fn shutdown_waits_are_bounded() {
+        let mut config = Config::default();
+        config.shutdown.reconnect_window_ms = ShutdownConfig::MAX_MS + 1;
+        assert!(config.validate().is_err());
+        let config: Config =
+            toml::from_str("[shutdown]\ndrain_timeout_ms = 0\nreconnect_window_ms = 0\n").unwrap();
+        config.validate().unwrap();
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! never does I/O, so the critical section stays short.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::Mutex;
@@ -25,6 +26,7 @@ use serde_json::value::RawValue;
 use crate::event::{API_CONNECTION_ID, Event, Frames, Message, Protocol};
 use crate::outbound::Outbound;
 use crate::pusher;
+use crate::telemetry::PresenceMetrics;
 use crate::webhooks::{Notice, NoticeSender};
 
 /// How many shards a hub has: enough that two cores rarely contend, few enough to stay small.
@@ -149,6 +151,30 @@ pub struct ChannelInfo {
     pub user_count: usize,
 }
 
+/// A hub's size, for the admin API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubTotals {
+    /// Channels with at least one subscriber.
+    pub channels: usize,
+    /// Subscriptions (connection, channel) over all channels.
+    pub subscriptions: usize,
+    /// Members (client id, channel) over all channels.
+    pub members: usize,
+}
+
+/// One page of a channel's members, for the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberPage {
+    /// The channel's sequence number the page is current at.
+    pub seq: u64,
+    /// How many members the channel has in all.
+    pub total: usize,
+    /// The page, in client id order.
+    pub members: Vec<Member>,
+    /// Whether members after the last one of the page remain.
+    pub more: bool,
+}
+
 /// A cache channel's remembered event, for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheInfo {
@@ -165,8 +191,17 @@ pub struct HubOptions {
     pub max_members: usize,
     /// Send `pusher_internal:subscription_count` to Pusher subscribers of non-presence channels.
     pub subscription_count: bool,
+    /// Channels with more subscribers than this get their count at most once per
+    /// `subscription_count_interval_ms`; the changes in between are sent by
+    /// [`Hub::flush_subscription_counts`].
+    pub subscription_count_throttle_above: usize,
+    /// The throttled channels' interval between counts, in ms. The defaults (0 and 0) send
+    /// every count at once.
+    pub subscription_count_interval_ms: u64,
     /// Where webhook-worthy changes are reported; `None` when the app has no webhooks.
     pub notices: Option<NoticeSender>,
+    /// Counters of join / leave / update events (counting nothing by default).
+    pub(crate) presence: PresenceMetrics,
 }
 
 /// The member data a `join` brings.
@@ -196,11 +231,17 @@ struct Shard {
     registry: Registry,
     channels: HashMap<ChannelName, ChannelState>,
     cache: HashMap<ChannelName, Cached>,
+    /// Channels whose subscription count changed while throttled: the sweeper's work list, so it
+    /// never scans every channel. Holds only channels present in `channels`.
+    deferred_counts: HashSet<ChannelName>,
 }
 
 #[derive(Debug, Default)]
 struct ChannelState {
     seq: u64,
+    /// When a throttled subscription count may next be sent (Unix ms): one number per channel
+    /// instead of a timer per channel.
+    count_next_at: u64,
     subscribers: HashMap<ConnectionId, Subscriber>,
     recent_ids: RecentIds,
 }
@@ -288,7 +329,13 @@ pub struct Hub {
     hasher: RandomState,
     max_members: usize,
     subscription_count: bool,
+    count_throttle_above: usize,
+    count_interval_ms: u64,
+    /// How many channels are in the shards' `deferred_counts`, so that the sweeper skips the
+    /// shards' locks altogether when none is (the usual case).
+    deferred_total: AtomicUsize,
     notices: Option<NoticeSender>,
+    presence: PresenceMetrics,
 }
 
 impl Hub {
@@ -309,7 +356,11 @@ impl Hub {
             hasher: RandomState::new(),
             max_members: options.max_members,
             subscription_count: options.subscription_count,
+            count_throttle_above: options.subscription_count_throttle_above,
+            count_interval_ms: options.subscription_count_interval_ms,
+            deferred_total: AtomicUsize::new(0),
             notices: options.notices,
+            presence: options.presence,
         }
     }
 
@@ -320,8 +371,9 @@ impl Hub {
         }
     }
 
-    /// Reports what a transition means for webhooks.
+    /// Reports what a transition means for webhooks (and counts its event).
     fn notify_transition(&self, channel: &ChannelName, transition: &Transition) {
+        self.presence.record(transition);
         match transition {
             Transition::Joined { member, .. } => self.notify(|| Notice::MemberAdded {
                 channel: channel.clone(),
@@ -352,17 +404,74 @@ impl Hub {
     }
 
     /// Tells Pusher subscribers the channel's new subscriber count, where the app asked for it
-    /// (never on presence channels, which have member events instead).
-    fn count_changed(&self, state: &ChannelState, channel: &ChannelName) {
+    /// (never on presence channels, which have member events instead). A channel over the
+    /// throttle threshold gets a count at most once per interval, as on Pusher ("only sent every
+    /// 30 seconds"); a change that comes sooner is put in `deferred`, and
+    /// [`Self::flush_subscription_counts`] sends the count as it is then once the interval has
+    /// passed, so the last change is never lost.
+    fn count_changed(
+        &self,
+        state: &mut ChannelState,
+        deferred: &mut HashSet<ChannelName>,
+        channel: &ChannelName,
+        now: u64,
+    ) {
         if !self.subscription_count || pusher::channel::is_presence(channel) {
             return;
         }
+        let throttled = state.subscribers.len() > self.count_throttle_above;
+        if throttled && now < state.count_next_at {
+            if !deferred.contains(channel) {
+                deferred.insert(channel.clone());
+                self.deferred_total.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        if deferred.remove(channel) {
+            self.deferred_total.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.send_count(state, channel, now);
+    }
+
+    /// Sends the channel's subscriber count to its Pusher subscribers (and the webhook), and
+    /// starts its interval.
+    fn send_count(&self, state: &mut ChannelState, channel: &ChannelName, now: u64) {
         let count = state.subscribers.len();
         state.to_pusher(&pusher::wire::subscription_count(channel.as_str(), count));
+        state.count_next_at = now.saturating_add(self.count_interval_ms);
         self.notify(|| Notice::SubscriptionCount {
             channel: channel.clone(),
             count,
         });
+    }
+
+    /// Sends the subscription counts that throttling held back and whose interval has passed.
+    /// The server calls it periodically for apps with subscription counts; it returns at once
+    /// when nothing is held back, and otherwise visits only the held-back channels.
+    pub fn flush_subscription_counts(&self, now: u64) {
+        if self.deferred_total.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for shard in &*self.shards {
+            let mut guard = shard.lock();
+            let Shard {
+                channels,
+                deferred_counts,
+                ..
+            } = &mut *guard;
+            deferred_counts.retain(|name| {
+                let due = match channels.get_mut(name) {
+                    Some(state) if now < state.count_next_at => return true,
+                    Some(state) => Some(state),
+                    None => None,
+                };
+                if let Some(state) = due {
+                    self.send_count(state, name, now);
+                }
+                self.deferred_total.fetch_sub(1, Ordering::Relaxed);
+                false
+            });
+        }
     }
 
     /// After a Pusher subscription to a cache channel: the remembered event, or
@@ -418,6 +527,7 @@ impl Hub {
             registry,
             channels,
             cache,
+            deferred_counts,
         } = &mut *guard;
         let data = match data {
             JoinData::Replace(data) => Some(data),
@@ -434,7 +544,7 @@ impl Hub {
         who.subscribed(channel, seq, registry.members(channel), true);
         self.replay_cache(cache, &who, channel, now);
         if !was_subscribed {
-            self.count_changed(state, channel);
+            self.count_changed(state, deferred_counts, channel, now);
         }
         Ok(())
     }
@@ -454,6 +564,7 @@ impl Hub {
             registry,
             channels,
             cache,
+            deferred_counts,
         } = &mut *guard;
         let state = channels.entry(channel.clone()).or_default();
         if state.subscribers.contains_key(&who.connection_id) {
@@ -462,7 +573,7 @@ impl Hub {
         self.add_subscriber(state, channel, &who);
         who.subscribed(channel, state.seq, registry.members(channel), false);
         self.replay_cache(cache, &who, channel, now);
-        self.count_changed(state, channel);
+        self.count_changed(state, deferred_counts, channel, now);
         Ok(())
     }
 
@@ -478,7 +589,10 @@ impl Hub {
     ) -> Result<(), HubError> {
         let mut guard = self.shard(channel).lock();
         let Shard {
-            registry, channels, ..
+            registry,
+            channels,
+            deferred_counts,
+            ..
         } = &mut *guard;
         let state = channels
             .get_mut(channel)
@@ -495,11 +609,15 @@ impl Hub {
         }
         if state.subscribers.is_empty() {
             channels.remove(channel);
+            // A vacated channel has nobody to tell its count to.
+            if deferred_counts.remove(channel) {
+                self.deferred_total.fetch_sub(1, Ordering::Relaxed);
+            }
             self.notify(|| Notice::ChannelVacated {
                 channel: channel.clone(),
             });
         } else {
-            self.count_changed(state, channel);
+            self.count_changed(state, deferred_counts, channel, now);
         }
         who.ack(None);
         Ok(())
@@ -527,6 +645,7 @@ impl Hub {
         let transition = registry.update(channel, who.connection_id, data, now)?;
         let state = channels.get_mut(channel).ok_or(PresenceError::NotJoined)?;
         let changed = transition != Transition::Unchanged;
+        self.presence.record(&transition);
         let seq = state.emit(channel, &transition, now, None);
         who.ack(Some(AckResult::Updated {
             channel,
@@ -779,6 +898,54 @@ impl Hub {
     #[must_use]
     pub fn channel_count(&self) -> usize {
         self.shards.iter().map(|s| s.lock().channels.len()).sum()
+    }
+
+    /// Channels, subscriptions and members over the whole hub, one shard at a time (so the
+    /// sums are not one instant's, which is fine for the admin API's statistics).
+    #[must_use]
+    pub fn totals(&self) -> HubTotals {
+        let mut totals = HubTotals::default();
+        for shard in &*self.shards {
+            let shard = shard.lock();
+            totals.channels += shard.channels.len();
+            for (name, state) in &shard.channels {
+                totals.subscriptions += state.subscribers.len();
+                totals.members += shard.registry.member_count(name);
+            }
+        }
+        totals
+    }
+
+    /// Up to `limit` members of the channel whose client id sorts after `after`, in client id
+    /// order, with the channel's sequence number and member count: the admin API's paged
+    /// member list. Linear in the channel's size under its lock, like a `members` request.
+    #[must_use]
+    pub fn member_page(
+        &self,
+        channel: &ChannelName,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> MemberPage {
+        let shard = self.shard(channel).lock();
+        let seq = shard.channels.get(channel).map_or(0, |s| s.seq);
+        let total = shard.registry.member_count(channel);
+        let mut candidates: Vec<&Member> = shard
+            .registry
+            .members(channel)
+            .filter(|m| after.is_none_or(|after| m.client_id > *after))
+            .collect();
+        let more = candidates.len() > limit;
+        if more {
+            candidates.select_nth_unstable_by(limit, |a, b| a.client_id.cmp(&b.client_id));
+            candidates.truncate(limit);
+        }
+        candidates.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+        MemberPage {
+            seq,
+            total,
+            members: candidates.into_iter().cloned().collect(),
+            more,
+        }
     }
 }
 

@@ -16,9 +16,11 @@ mod pusher;
 mod server;
 mod session;
 mod state;
+mod telemetry;
 mod transport;
 mod users;
+mod web;
 pub mod webhooks;
 
-pub use server::{DRAIN_DEADLINE, Server, StartError};
+pub use server::{Server, StartError};
 pub use session::SERVER_VERSION;

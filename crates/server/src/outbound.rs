@@ -6,14 +6,16 @@
 //! socket work outside any lock.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt};
 use parking_lot::Mutex;
 use rollcall_proto::{CloseCode, ErrorCode, ServerMessage};
 use tokio::sync::Notify;
+
+use crate::telemetry::WriterMetrics;
 
 /// How long the writer may spend delivering the final close frame to a client that does not
 /// read. Without a bound, a vanished peer would hold the task until TCP gives up (minutes).
@@ -63,6 +65,11 @@ struct State {
     frames: VecDeque<Frame>,
     bytes: usize,
     closing: bool,
+    /// When the oldest frame in `frames` was pushed: the start of the batch's queue delay.
+    /// Stamped only when a frame lands in an empty queue, so a busy queue reads no clock.
+    oldest: Option<Instant>,
+    /// The close frame queued, once one is: how the server ended the connection.
+    close: Option<(u16, &'static str)>,
 }
 
 /// The sending half of a connection, shared by the session and every channel it subscribes to.
@@ -73,6 +80,8 @@ pub struct Outbound {
     closing: Notify,
     max_bytes: usize,
     overflow: Overflow,
+    /// Set once the connection is admitted to an app (refused connections count nothing).
+    metrics: OnceLock<WriterMetrics>,
 }
 
 impl Outbound {
@@ -93,7 +102,20 @@ impl Outbound {
             closing: Notify::new(),
             max_bytes,
             overflow,
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// Starts counting the writer's batches, queue delays and an overflow, for the app and
+    /// protocol of `metrics`. Later calls do nothing.
+    pub(crate) fn attach_metrics(&self, metrics: WriterMetrics) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// The close frame the server queued (code, reason), if it queued one.
+    #[must_use]
+    pub(crate) fn close_frame(&self) -> Option<(u16, &'static str)> {
+        self.state.lock().close
     }
 
     /// Queues a text frame. A client whose queue is full is disconnected as a slow consumer
@@ -115,7 +137,11 @@ impl Outbound {
             state
                 .frames
                 .push_back(Frame::Close(overflow.code, overflow.reason));
+            state.close = Some((overflow.code, overflow.reason));
         } else {
+            if state.frames.is_empty() {
+                state.oldest = Some(Instant::now());
+            }
             state.bytes += text.len();
             state.frames.push_back(Frame::Text(text.clone()));
         }
@@ -123,6 +149,9 @@ impl Outbound {
         self.wake.notify_one();
         if overflow {
             self.closing.notify_waiters();
+            if let Some(metrics) = self.metrics.get() {
+                metrics.overflowed();
+            }
         }
     }
 
@@ -141,6 +170,9 @@ impl Outbound {
     pub fn ping(&self) {
         let mut state = self.state.lock();
         if !state.closing {
+            if state.frames.is_empty() {
+                state.oldest = Some(Instant::now());
+            }
             state.frames.push_back(Frame::Ping);
         }
         drop(state);
@@ -164,6 +196,7 @@ impl Outbound {
             state.frames.push_back(Frame::Text(text.clone()));
         }
         state.frames.push_back(Frame::Close(code, reason));
+        state.close = Some((code, reason));
         drop(state);
         self.wake.notify_one();
         self.closing.notify_waiters();
@@ -185,10 +218,29 @@ impl Outbound {
         notified.await;
     }
 
-    fn take(&self) -> VecDeque<Frame> {
+    /// Takes every queued frame, with when the oldest of them was pushed.
+    fn take_batch(&self) -> (VecDeque<Frame>, Option<Instant>) {
         let mut state = self.state.lock();
         state.bytes = 0;
-        std::mem::take(&mut state.frames)
+        (std::mem::take(&mut state.frames), state.oldest.take())
+    }
+
+    #[cfg(test)]
+    fn take(&self) -> VecDeque<Frame> {
+        self.take_batch().0
+    }
+
+    /// The text frames queued so far, taken out of the queue: for unit tests of what other
+    /// modules push.
+    #[cfg(test)]
+    pub(crate) fn take_texts(&self) -> Vec<String> {
+        self.take()
+            .into_iter()
+            .filter_map(|frame| match frame {
+                Frame::Text(text) => Some(text.as_str().to_owned()),
+                Frame::Ping | Frame::Close(..) => None,
+            })
+            .collect()
     }
 
     fn mark_stopped(&self) {
@@ -207,18 +259,28 @@ impl Outbound {
     where
         S: Sink<Message> + Unpin,
     {
+        let metrics = || self.metrics.get();
         'run: loop {
             self.wake.notified().await;
-            let frames = self.take();
+            let (frames, oldest) = self.take_batch();
+            // Counted locally and added once per batch: two atomic adds, not two per frame.
+            let (mut texts, mut bytes) = (0u64, 0u64);
             for frame in frames {
                 let message = match frame {
-                    Frame::Text(text) => Message::Text(text),
+                    Frame::Text(text) => {
+                        texts += 1;
+                        bytes += text.len() as u64;
+                        Message::Text(text)
+                    }
                     Frame::Ping => Message::Ping(bytes::Bytes::new()),
                     Frame::Close(code, reason) => {
                         let close = Message::Close(Some(CloseFrame {
                             code,
                             reason: Utf8Bytes::from_static(reason),
                         }));
+                        if let Some(metrics) = metrics() {
+                            metrics.wrote(texts, bytes, None);
+                        }
                         let _ = tokio::time::timeout(CLOSE_DEADLINE, async {
                             let _ = sink.send(close).await;
                             let _ = sink.close().await;
@@ -233,6 +295,9 @@ impl Outbound {
             }
             if sink.flush().await.is_err() {
                 break;
+            }
+            if let Some(metrics) = metrics() {
+                metrics.wrote(texts, bytes, oldest.map(|at| at.elapsed()));
             }
         }
         self.mark_stopped();

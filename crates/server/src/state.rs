@@ -1,11 +1,14 @@
 //! What every connection shares: the configuration and each app's hub, client index and
 //! pending invitations.
 
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use rollcall_core::ConnectionId;
 
@@ -13,6 +16,7 @@ use crate::clients::ClientIndex;
 use crate::config::{AppConfig, Config};
 use crate::hub::{Hub, HubOptions};
 use crate::invitations::Invitations;
+use crate::telemetry::{AppMetrics, Metrics};
 use crate::users::UserIndex;
 use crate::webhooks::{NoticeReceiver, NoticeSender, notice_queue};
 
@@ -31,6 +35,8 @@ pub struct AppRuntime {
     pub(crate) users: UserIndex,
     /// Where its webhook notices go, when it has webhooks.
     pub(crate) notices: Option<NoticeSender>,
+    /// Its metric handles.
+    pub(crate) metrics: AppMetrics,
 }
 
 /// The whole server's shared state.
@@ -47,17 +53,26 @@ pub struct ServerState {
     shutdown: Notify,
     /// The webhook dispatchers' ends of the notice queues, until [`Self::start_webhooks`].
     webhook_queues: Mutex<Vec<(AppConfig, NoticeReceiver)>>,
+    /// The metrics registry behind `/metrics`.
+    pub(crate) metrics: Metrics,
+    /// When shutdown began; each connection's reconnect delay counts from there.
+    shutdown_started: OnceLock<Instant>,
+    /// Spreads reconnect delays over the window: a keyed hash of the connection id, so each
+    /// connection's delay is random but fixed (a session asks for it more than once).
+    jitter: RandomState,
 }
 
 impl ServerState {
     /// State for `config`, with empty hubs.
     #[must_use]
     pub fn new(config: Config) -> Self {
+        let metrics = Metrics::new();
         let mut webhook_queues = Vec::new();
         let apps = config
             .apps
             .iter()
             .map(|app| {
+                let app_metrics = metrics.app(&app.id);
                 let notices = (!app.pusher.webhooks.is_empty()).then(|| {
                     let (sender, receiver) = notice_queue(config.pusher.webhook_queue);
                     webhook_queues.push((app.clone(), receiver));
@@ -68,12 +83,18 @@ impl ServerState {
                     hub: Hub::with_options(HubOptions {
                         max_members: config.limits.max_members_per_channel,
                         subscription_count: app.pusher.enable_subscription_count,
+                        subscription_count_throttle_above: app
+                            .pusher
+                            .subscription_count_throttle_above,
+                        subscription_count_interval_ms: app.pusher.subscription_count_interval_ms,
                         notices: notices.clone(),
+                        presence: app_metrics.presence.clone(),
                     }),
                     clients: ClientIndex::default(),
                     invitations: Invitations::default(),
                     users: UserIndex::default(),
                     notices,
+                    metrics: app_metrics,
                 })
             })
             .collect();
@@ -86,6 +107,9 @@ impl ServerState {
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
             webhook_queues: Mutex::new(webhook_queues),
+            metrics,
+            shutdown_started: OnceLock::new(),
+            jitter: RandomState::new(),
         }
     }
 
@@ -95,8 +119,56 @@ impl ServerState {
         let delay = std::time::Duration::from_millis(self.config.pusher.webhook_delay_ms);
         let max_pending = self.config.pusher.webhook_queue;
         for (app, receiver) in self.webhook_queues.lock().drain(..) {
-            tokio::spawn(crate::webhooks::run(app, receiver, delay, max_pending));
+            let Some(metrics) = self
+                .app_by_id(app.id.as_str())
+                .map(|a| a.metrics.webhooks.clone())
+            else {
+                continue;
+            };
+            tokio::spawn(crate::webhooks::run(
+                app,
+                receiver,
+                delay,
+                max_pending,
+                metrics,
+            ));
         }
+    }
+
+    /// Spawns the task that sends the subscription counts throttling held back (see
+    /// [`Hub::flush_subscription_counts`]), when some app has subscription counts on. One task
+    /// for the whole server, not a timer per channel; it ends when the server shuts down.
+    pub fn start_subscription_counts(self: &Arc<Self>) {
+        /// How often held-back counts are looked at: the most they are late after their
+        /// interval.
+        const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+        let apps: Vec<Arc<AppRuntime>> = self
+            .apps
+            .iter()
+            .filter(|a| a.config.pusher.enable_subscription_count)
+            .cloned()
+            .collect();
+        if apps.is_empty() {
+            return;
+        }
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let running = state
+                    .upgrade()
+                    .is_some_and(|s| !s.shutting_down.load(Ordering::Acquire));
+                if !running {
+                    break;
+                }
+                let now = crate::session::now_ms();
+                for app in &apps {
+                    app.hub.flush_subscription_counts(now);
+                }
+            }
+        });
     }
 
     /// The app whose id is `id`.
@@ -139,6 +211,8 @@ impl ServerState {
 
     /// Tells every session to close with `server_shutdown` (1001).
     pub fn begin_shutdown(&self) {
+        // Stamped before the flag, so whoever sees the flag finds the time.
+        let _ = self.shutdown_started.set(Instant::now());
         self.shutting_down.store(true, Ordering::Release);
         self.shutdown.notify_waiters();
     }
@@ -150,6 +224,41 @@ impl ServerState {
             return;
         }
         notified.await;
+    }
+
+    /// Whether shutdown has begun: `/readyz` answers 503 from then on.
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// How long the connection should wait before reconnecting after a shutdown: between 0 and
+    /// `shutdown.reconnect_window_ms`, spread evenly over connections, the same every time it is
+    /// asked for the same connection.
+    #[must_use]
+    pub(crate) fn reconnect_after(&self, id: ConnectionId) -> Duration {
+        let window = self.config.shutdown.reconnect_window_ms;
+        Duration::from_millis(self.jitter.hash_one(id) % (window + 1))
+    }
+
+    /// Resolves at the connection's turn to be closed during shutdown, for protocols whose
+    /// clients reconnect at once when closed (Pusher): its [`Self::reconnect_after`] delay,
+    /// scaled into at most half the drain timeout so every turn comes before the deadline.
+    pub(crate) async fn close_turn(&self, id: ConnectionId) {
+        self.shutting_down().await;
+        let shutdown = self.config.shutdown;
+        let window = shutdown.reconnect_window_ms;
+        let span = window.min(shutdown.drain_timeout_ms / 2);
+        let delay = self.reconnect_after(id).as_millis();
+        // delay ≤ window, so the scaled delay ≤ span: no overflow in u128, and it fits u64.
+        let scaled = delay * u128::from(span) / u128::from(window.max(1));
+        let turn = Duration::from_millis(u64::try_from(scaled).unwrap_or(span));
+        let started = self
+            .shutdown_started
+            .get()
+            .copied()
+            .unwrap_or_else(Instant::now);
+        tokio::time::sleep_until(started + turn).await;
     }
 
     /// Waits until every connection has closed, or `deadline` passes.

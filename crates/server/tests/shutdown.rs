@@ -25,6 +25,9 @@ async fn stopping_the_server_closes_every_connection_with_server_shutdown() {
             match client.try_recv().await {
                 Some(message) if message["type"] == "error" => {
                     assert_eq!(message["code"], "server_shutdown", "{message}");
+                    // A random delay within the default reconnect window (5 s).
+                    let after = message["reconnect_after_ms"].as_u64().expect("a hint");
+                    assert!(after <= 5000, "{message}");
                     saw_error = true;
                 }
                 // A leave of the other client may come first; anything else is a bug.

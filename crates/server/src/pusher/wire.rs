@@ -309,6 +309,30 @@ pub(crate) fn subscription_count(channel: &str, count: usize) -> Utf8Bytes {
     )
 }
 
+/// One entry of `pusher_internal:watchlist_events`: `online` or `offline`, and whom it is about.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WatchlistEvent<'a> {
+    /// `online` or `offline`: pusher-js emits it under this name on `pusher.user.watchlist`.
+    pub(crate) name: &'a str,
+    /// The user ids it is about.
+    pub(crate) user_ids: Vec<&'a str>,
+}
+
+/// `pusher_internal:watchlist_events`, without a channel. `data` is an object here, the shape
+/// pusher-js's watchlist spec uses (pusher-js parses a string `data` too, so both work).
+pub(crate) fn watchlist_events(events: &[WatchlistEvent<'_>]) -> Utf8Bytes {
+    #[derive(Serialize)]
+    struct Events<'a> {
+        events: &'a [WatchlistEvent<'a>],
+    }
+    Utf8Bytes::from(to_text(&Out {
+        event: "pusher_internal:watchlist_events",
+        channel: None,
+        data: Events { events },
+        user_id: None,
+    }))
+}
+
 /// The text Pusher clients get as `data` for a payload: a JSON string is passed as the string
 /// itself, anything else as its JSON text (which pusher-js parses back).
 pub(crate) fn data_text(payload: &RawValue) -> std::borrow::Cow<'_, str> {

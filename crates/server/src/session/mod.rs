@@ -26,6 +26,7 @@ use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
 use crate::outbound::{CLOSE_DEADLINE, Outbound};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
+use crate::telemetry::{ConnectionLog, End, Metrics, NATIVE};
 use crate::transport::ws::{ReadFailure, classify};
 
 /// The server's version, announced in the `session` message.
@@ -47,6 +48,8 @@ pub(crate) struct Session {
     outbound: Arc<Outbound>,
     /// Channels this connection joined or watches: for the per-connection limit and cleanup.
     channels: HashSet<ChannelName>,
+    /// The open/close log lines and the connections gauge.
+    log: ConnectionLog,
 }
 
 fn error_text(id: Option<&RequestId>, code: ErrorCode, message: &str) -> Utf8Bytes {
@@ -54,7 +57,9 @@ fn error_text(id: Option<&RequestId>, code: ErrorCode, message: &str) -> Utf8Byt
 }
 
 /// Refuses the connection: an `error` message, then the close code that goes with it.
-fn refuse(outbound: &Outbound, code: ErrorCode, message: &str) {
+fn refuse(metrics: &Metrics, outbound: &Outbound, code: ErrorCode, message: &str) {
+    metrics.error(NATIVE, code.as_str());
+    tracing::debug!(code = code.as_str(), "native connection refused");
     let close = code.close_code().unwrap_or(CloseCode::BadRequest);
     outbound.close(Some(&error_text(None, code, message)), close, code.as_str());
 }
@@ -76,7 +81,7 @@ pub(crate) async fn run(
                 drop(slot);
             }
         }
-        Err(message) => refuse(&outbound, ErrorCode::BadRequest, &message),
+        Err(message) => refuse(&state.metrics, &outbound, ErrorCode::BadRequest, &message),
     }
     // The writer ends once the close frame is out; one that is stuck on a dead peer is cut off.
     let abort = writer.abort_handle();
@@ -94,6 +99,7 @@ fn open(
 ) -> Option<(Session, ConnectionSlot)> {
     let Some(slot) = state.admit() else {
         refuse(
+            &state.metrics,
             outbound,
             ErrorCode::ServerFull,
             "the server is at its connection limit; retry later",
@@ -105,7 +111,7 @@ fn open(
             Some(key) => format!("no app has the key {key:?}"),
             None => "this server has several apps: name one with ?app=<key>".into(),
         };
-        refuse(outbound, ErrorCode::UnknownApp, &message);
+        refuse(&state.metrics, outbound, ErrorCode::UnknownApp, &message);
         return None;
     };
     let limits = &state.config.limits;
@@ -117,10 +123,24 @@ fn open(
     ) {
         Ok(identity) => identity,
         Err(refusal) => {
-            refuse(outbound, refusal.code, &refusal.message);
+            if matches!(
+                refusal.code,
+                ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::AnonymousNotAllowed
+            ) {
+                app.metrics.native.auth_failures.increment(1);
+            }
+            refuse(&state.metrics, outbound, refusal.code, &refusal.message);
             return None;
         }
     };
+    outbound.attach_metrics(app.metrics.native.writer.clone());
+    let log = ConnectionLog::opened(
+        &app.config.id,
+        &app.metrics.native,
+        NATIVE,
+        slot.id,
+        identity.client_id.as_ref(),
+    );
     let session = Session {
         state: state.clone(),
         app: app.clone(),
@@ -128,6 +148,7 @@ fn open(
         identity,
         outbound: outbound.clone(),
         channels: HashSet::new(),
+        log,
     };
     session.greet();
     if let Some(client) = &session.identity.client_id {
@@ -177,18 +198,16 @@ impl Session {
         let heartbeat = self.state.config.heartbeat;
         let mut last_heard = Instant::now();
         let mut next_ping = last_heard + heartbeat.interval();
+        // Set when the client closes; otherwise the server's close frame (or its absence) says
+        // how the connection ended.
+        let mut client_closed = None;
         loop {
             // One timer per connection: the earlier of the next ping and the silence deadline.
             let deadline = next_ping.min(last_heard + heartbeat.timeout());
             tokio::select! {
                 () = self.outbound.closing() => break,
                 () = self.state.shutting_down() => {
-                    let text = error_text(
-                        None,
-                        ErrorCode::ServerShutdown,
-                        "the server is shutting down; reconnect in a moment",
-                    );
-                    self.outbound.close(Some(&text), CloseCode::GoingAway, "server_shutdown");
+                    self.say_goodbye();
                     break;
                 }
                 frame = stream.next() => {
@@ -202,14 +221,18 @@ impl Session {
                     };
                     last_heard = Instant::now();
                     match message {
-                        Message::Text(text) => self.on_text(&text),
+                        Message::Text(text) => {
+                            self.app.metrics.native.received(text.len());
+                            self.on_text(&text);
+                        }
                         Message::Binary(_) => self.send_error(
                             None,
                             ErrorCode::BinaryNotSupported,
                             "binary frames are not supported: send JSON as text frames",
                         ),
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => {
+                        Message::Close(frame) => {
+                            client_closed = Some(End::Client(frame.map(|f| f.code)));
                             self.outbound.close(None, CloseCode::Normal, "");
                             break;
                         }
@@ -218,6 +241,7 @@ impl Session {
                 () = sleep_until(deadline) => {
                     let now = Instant::now();
                     if now >= last_heard + heartbeat.timeout() {
+                        self.count_error(ErrorCode::HeartbeatTimeout);
                         let text = error_text(
                             None,
                             ErrorCode::HeartbeatTimeout,
@@ -233,13 +257,42 @@ impl Session {
                 }
             }
         }
+        let end = client_closed
+            .or_else(|| {
+                self.outbound
+                    .close_frame()
+                    .map(|(code, reason)| End::Server(code, reason))
+            })
+            .unwrap_or(End::Lost);
         self.cleanup();
+        self.log.closed(self.identity.client_id.as_ref(), end);
+    }
+
+    /// Closes with `error` `server_shutdown` (1001), saying when to reconnect: a random delay
+    /// per connection, so clients do not all come back at the same moment.
+    fn say_goodbye(&self) {
+        self.count_error(ErrorCode::ServerShutdown);
+        let after = self.state.reconnect_after(self.id);
+        let text = ServerMessage::ShuttingDown {
+            code: ErrorCode::ServerShutdown,
+            message: "the server is shutting down; reconnect after reconnect_after_ms",
+            reconnect_after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        }
+        .encode();
+        let text = Utf8Bytes::from(text);
+        self.outbound
+            .close(Some(&text), CloseCode::GoingAway, "server_shutdown");
+    }
+
+    fn count_error(&self, code: ErrorCode) {
+        self.state.metrics.error(NATIVE, code.as_str());
     }
 
     fn on_read_error(&self, error: axum::Error) {
         match classify(error) {
             ReadFailure::Gone => {}
             ReadFailure::Violation(CloseCode::MessageTooBig) => {
+                self.count_error(ErrorCode::FrameTooLarge);
                 let max = self.state.config.limits.max_frame_bytes;
                 let text = error_text(
                     None,
@@ -268,6 +321,7 @@ impl Session {
     }
 
     fn send_error(&self, id: Option<&RequestId>, code: ErrorCode, message: &str) {
+        self.count_error(code);
         self.outbound.push(&error_text(id, code, message));
     }
 

@@ -1,8 +1,9 @@
 //! The HTTP edge: routes, WebSocket upgrades (native `/ws`, Pusher `/app/{key}`), the Pusher
-//! HTTP API, health.
+//! HTTP API, health, readiness and metrics.
 
 mod echo;
 mod native;
+mod ops;
 mod pusher;
 mod rest;
 pub(crate) mod ws;
@@ -20,7 +21,9 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
         .route("/ws", get(native::upgrade))
         .route("/app/{key}", get(pusher::upgrade))
         .merge(rest::routes())
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .merge(ops::routes())
+        .merge(crate::web::router(&state));
     if state.config.testing.echo_endpoint {
         router = router.route("/test/echo", get(echo::upgrade));
     }

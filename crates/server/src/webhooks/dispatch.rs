@@ -17,6 +17,7 @@ use super::client::{HttpUrl, post};
 use super::{Notice, NoticeReceiver};
 use crate::config::{AppConfig, WebhookEvent};
 use crate::pusher::sign;
+use crate::telemetry::WebhookMetrics;
 
 /// How long the dispatcher gathers events into one request after the first is ready.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
@@ -44,6 +45,7 @@ pub(crate) async fn run(
     mut notices: NoticeReceiver,
     delay: Duration,
     max_pending: usize,
+    metrics: WebhookMetrics,
 ) {
     let endpoints: Vec<Endpoint> = app
         .pusher
@@ -58,6 +60,7 @@ pub(crate) async fn run(
                 app.secret.clone(),
                 queue,
                 hook.url.clone(),
+                metrics.clone(),
             ));
             Some(Endpoint {
                 events: hook.event_types.clone(),
@@ -87,7 +90,7 @@ pub(crate) async fn run(
         let due = *flush_at.get_or_insert_with(|| Instant::now() + BATCH_WINDOW);
         if ready.len() >= MAX_BATCH || Instant::now() >= due {
             for chunk in ready.chunks(MAX_BATCH) {
-                send_batch(&endpoints, chunk);
+                send_batch(&endpoints, chunk, &metrics);
             }
             ready.clear();
             flush_at = None;
@@ -215,7 +218,7 @@ fn event_json(notice: &Notice) -> Value {
 }
 
 /// Hands each endpoint the events it subscribed to, as one body.
-fn send_batch(endpoints: &[Endpoint], notices: &[(u64, Notice)]) {
+fn send_batch(endpoints: &[Endpoint], notices: &[(u64, Notice)], metrics: &WebhookMetrics) {
     for endpoint in endpoints {
         let events: Vec<Value> = notices
             .iter()
@@ -228,6 +231,7 @@ fn send_batch(endpoints: &[Endpoint], notices: &[(u64, Notice)]) {
         let time_ms = crate::session::now_ms();
         let body = json!({"time_ms": time_ms, "events": events}).to_string();
         if endpoint.batches.try_send(Bytes::from(body)).is_err() {
+            metrics.dropped.increment(1);
             tracing::warn!("webhook endpoint is not keeping up: a batch was dropped");
         }
     }
@@ -240,6 +244,7 @@ async fn deliver(
     secret: String,
     mut batches: mpsc::Receiver<Bytes>,
     shown: String,
+    metrics: WebhookMetrics,
 ) {
     while let Some(body) = batches.recv().await {
         // The body is JSON built from strings, so it is valid UTF-8.
@@ -250,9 +255,17 @@ async fn deliver(
         ];
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
-            match post(&url, &headers, body.clone()).await {
+            let outcome = post(&url, &headers, body.clone()).await;
+            let counter = if outcome.is_ok() {
+                &metrics.delivered
+            } else {
+                &metrics.failed
+            };
+            counter.increment(1);
+            match outcome {
                 Ok(()) => break,
                 Err(error) if attempt == ATTEMPTS => {
+                    metrics.dropped.increment(1);
                     tracing::warn!(url = %shown, %error, "webhook dropped after {ATTEMPTS} attempts");
                 }
                 Err(error) => {

@@ -117,6 +117,11 @@ pub fn notice_queue(capacity: usize) -> (NoticeSender, NoticeReceiver) {
 }
 
 impl NoticeSender {
+    /// How many notices were dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// Queues `notice`, stamped with the current time, or drops it when the queue is full.
     pub fn send(&self, notice: Notice) {
         if self

@@ -26,6 +26,7 @@ use crate::hub::{Answer, Requester};
 use crate::outbound::{CLOSE_DEADLINE, Outbound, Overflow};
 use crate::pusher::wire::{self, ClientFrame};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
+use crate::telemetry::{ConnectionLog, End, Metrics, PUSHER, pusher_code};
 use crate::transport::ws::{ReadFailure, classify};
 
 /// Pusher close codes the server uses (`docs/pusher-compat.md`), from the protocol's ranges:
@@ -37,14 +38,21 @@ pub(crate) mod close {
     pub(crate) const INVALID_VERSION: u16 = 4006;
     /// The protocol version is not supported (5 to 7 are).
     pub(crate) const UNSUPPORTED_PROTOCOL: u16 = 4007;
-    /// The app terminated the user's connections.
+    /// The app terminated the user's connections, or (authorized connections) the connection
+    /// did not authorize itself in time.
     pub(crate) const UNAUTHORIZED: u16 = 4009;
     /// Over capacity: the server is full, or the client read too slowly.
     pub(crate) const OVER_CAPACITY: u16 = 4100;
+    /// The server is shutting down: reconnect (pusher-js does at once; the server spreads
+    /// these closes over the reconnect window instead).
+    pub(crate) const RECONNECT: u16 = 4200;
     /// No pong (or any frame) after the server's ping.
     pub(crate) const PONG_NOT_RECEIVED: u16 = 4201;
     /// A client event over the rate limit (sent as a `pusher:error` code; the socket stays open).
     pub(crate) const CLIENT_EVENT_RATE_LIMIT: u16 = 4301;
+    /// A watchlist over the limit: only its first ids are watched (a `pusher:error` code; the
+    /// socket stays open).
+    pub(crate) const WATCHLIST_LIMIT: u16 = 4302;
 }
 
 /// The query string of a Pusher connection URL; other parameters (`client`, `version`,
@@ -87,6 +95,12 @@ pub(crate) struct PusherSession {
     channels: HashMap<ChannelName, Subscription>,
     user: Option<SignedIn>,
     rate: RateWindow,
+    /// With authorized connections on: when the connection is closed unless it has signed in
+    /// or subscribed to a private or presence channel by then. `None` once it has (or when
+    /// the app does not ask for it).
+    authorize_by: Option<Instant>,
+    /// The open/close log lines and the connections gauge.
+    log: ConnectionLog,
 }
 
 fn overflow() -> Overflow {
@@ -101,7 +115,9 @@ fn overflow() -> Overflow {
 }
 
 /// Refuses the connection: `pusher:error`, then the same code as the close code.
-fn refuse(outbound: &Outbound, code: u16, message: &str, reason: &'static str) {
+fn refuse(metrics: &Metrics, outbound: &Outbound, code: u16, message: &str, reason: &'static str) {
+    metrics.error(PUSHER, pusher_code(Some(code)));
+    tracing::debug!(code, "Pusher connection refused");
     outbound.close_with(Some(&wire::error(Some(code), message)), code, reason);
 }
 
@@ -136,6 +152,7 @@ fn open(
 ) -> Option<(PusherSession, ConnectionSlot)> {
     let Some(slot) = state.admit() else {
         refuse(
+            &state.metrics,
             outbound,
             close::OVER_CAPACITY,
             "Over capacity: the server is at its connection limit",
@@ -146,7 +163,13 @@ fn open(
     let Some(app) = state.app(Some(key)) else {
         let message =
             format!("App key {key} not in this cluster. Did you forget to specify the cluster?");
-        refuse(outbound, close::APP_NOT_FOUND, &message, "app not found");
+        refuse(
+            &state.metrics,
+            outbound,
+            close::APP_NOT_FOUND,
+            &message,
+            "app not found",
+        );
         return None;
     };
     if let Some(version) = &params.protocol {
@@ -154,6 +177,7 @@ fn open(
             Ok(5..=7) => {}
             Ok(_) => {
                 refuse(
+                    &state.metrics,
                     outbound,
                     close::UNSUPPORTED_PROTOCOL,
                     &format!(
@@ -165,6 +189,7 @@ fn open(
             }
             Err(_) => {
                 refuse(
+                    &state.metrics,
                     outbound,
                     close::INVALID_VERSION,
                     "Invalid version string: `protocol` must be a number",
@@ -174,7 +199,10 @@ fn open(
             }
         }
     }
+    outbound.attach_metrics(app.metrics.pusher.writer.clone());
+    let log = ConnectionLog::opened(&app.config.id, &app.metrics.pusher, PUSHER, slot.id, None);
     let session = PusherSession {
+        log,
         state: state.clone(),
         app: app.clone(),
         id: slot.id,
@@ -186,6 +214,10 @@ fn open(
             started: Instant::now(),
             count: 0,
         },
+        authorize_by: app.config.pusher.enable_authorized_connections.then(|| {
+            Instant::now()
+                + Duration::from_millis(app.config.pusher.authorized_connection_timeout_ms)
+        }),
     };
     outbound.push(&wire::connection_established(
         &session.socket_id,
@@ -213,10 +245,25 @@ impl PusherSession {
 
     /// A non-fatal `pusher:error`.
     fn error(&self, code: Option<u16>, message: &str) {
+        self.count_error(code);
         self.send(&wire::error(code, message));
     }
 
+    /// The connection signed in or subscribed to a channel that needs a signature: it is an
+    /// authorized connection and is no longer on the clock.
+    fn authorized(&mut self) {
+        self.authorize_by = None;
+    }
+
+    /// Counts a `pusher:error` sent, by its code.
+    fn count_error(&self, code: Option<u16>) {
+        self.state.metrics.error(PUSHER, pusher_code(code));
+    }
+
     async fn serve(mut self, mut stream: SplitStream<WebSocket>) {
+        // Set when the client closes; otherwise the server's close frame (or its absence) says
+        // how the connection ended.
+        let mut client_closed = None;
         let settings = self.state.config.pusher;
         let activity = Duration::from_secs(settings.activity_timeout_s);
         let pong_wait = Duration::from_millis(settings.pong_timeout_ms);
@@ -224,13 +271,18 @@ impl PusherSession {
         let mut ping_sent: Option<Instant> = None;
         loop {
             // One timer per connection: after `activity` of silence the server pings; after
-            // `pong_wait` more without any frame it gives up.
-            let deadline = ping_sent.map_or(last_heard + activity, |at| at + pong_wait);
+            // `pong_wait` more without any frame it gives up; and an unauthorized connection is
+            // closed at `authorize_by`, whichever comes first.
+            let liveness = ping_sent.map_or(last_heard + activity, |at| at + pong_wait);
+            let deadline = self.authorize_by.map_or(liveness, |at| at.min(liveness));
             tokio::select! {
                 () = self.outbound.closing() => break,
-                () = self.state.shutting_down() => {
-                    let text = wire::error(None, "The server is shutting down; reconnect in a moment");
-                    self.outbound.close(Some(&text), CloseCode::GoingAway, "server shutting down");
+                // pusher-js reconnects at once on a 42xx close, so this connection's turn is
+                // delayed instead: the closes, and so the reconnections, spread over the window.
+                () = self.state.close_turn(self.id) => {
+                    self.count_error(Some(close::RECONNECT));
+                    let text = wire::error(Some(close::RECONNECT), "The server is shutting down; reconnect");
+                    self.outbound.close_with(Some(&text), close::RECONNECT, "server shutting down");
                     break;
                 }
                 frame = stream.next() => {
@@ -246,17 +298,31 @@ impl PusherSession {
                     last_heard = Instant::now();
                     ping_sent = None;
                     match message {
-                        Message::Text(text) => self.on_text(&text),
+                        Message::Text(text) => {
+                            self.app.metrics.pusher.received(text.len());
+                            self.on_text(&text);
+                        }
                         Message::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => {
+                        Message::Close(frame) => {
+                            client_closed = Some(End::Client(frame.map(|f| f.code)));
                             self.outbound.close(None, CloseCode::Normal, "");
                             break;
                         }
                     }
                 }
                 () = sleep_until(deadline) => {
+                    if self.authorize_by.is_some_and(|at| at <= Instant::now()) {
+                        self.count_error(Some(close::UNAUTHORIZED));
+                        let text = wire::error(Some(close::UNAUTHORIZED), "Connection not authorized within timeout.");
+                        self.outbound.close_with(Some(&text), close::UNAUTHORIZED, "connection not authorized");
+                        break;
+                    }
+                    if Instant::now() < liveness {
+                        continue;
+                    }
                     if ping_sent.is_some() {
+                        self.count_error(Some(close::PONG_NOT_RECEIVED));
                         let text = wire::error(Some(close::PONG_NOT_RECEIVED), "Pong reply not received");
                         self.outbound.close_with(Some(&text), close::PONG_NOT_RECEIVED, "pong reply not received");
                         break;
@@ -266,13 +332,22 @@ impl PusherSession {
                 }
             }
         }
+        let end = client_closed
+            .or_else(|| {
+                self.outbound
+                    .close_frame()
+                    .map(|(code, reason)| End::Server(code, reason))
+            })
+            .unwrap_or(End::Lost);
         self.cleanup();
+        self.log.closed(self.user.as_ref().map(|u| &u.id), end);
     }
 
     fn on_read_error(&self, error: axum::Error) {
         match classify(error) {
             ReadFailure::Gone => {}
             ReadFailure::Violation(CloseCode::MessageTooBig) => {
+                self.count_error(None);
                 let max = self.state.config.limits.max_frame_bytes;
                 let text = wire::error(None, &format!("Frames are limited to {max} bytes"));
                 self.outbound

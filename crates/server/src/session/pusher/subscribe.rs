@@ -77,13 +77,16 @@ impl PusherSession {
             self.error(None, &format!("Existing subscription to channel {name}"));
             return;
         }
-        if let Err(refusal) = self.try_subscribe(&channel, auth, channel_data, now) {
-            self.send(&wire::subscription_error(
+        match self.try_subscribe(&channel, auth, channel_data, now) {
+            // A signed subscription is what makes an authorized connection (besides signing in).
+            Ok(()) if Kind::of(name).needs_auth() => self.authorized(),
+            Ok(()) => {}
+            Err(refusal) => self.send(&wire::subscription_error(
                 name,
                 refusal.kind,
                 &refusal.message,
                 refusal.status,
-            ));
+            )),
         }
     }
 
@@ -175,6 +178,7 @@ impl PusherSession {
         };
         let config = &self.app.config;
         check_auth(&config.key, &config.secret, &signed, auth).map_err(|e| {
+            self.app.metrics.pusher.auth_failures.increment(1);
             let message = e.to_string();
             self.error(None, &message);
             Refusal::new("AuthError", 401, message)

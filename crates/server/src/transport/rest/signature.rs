@@ -66,6 +66,7 @@ pub(crate) fn authenticate(
                 ApiError::new(StatusCode::NOT_FOUND, format!("Unknown app {id:?}"))
             })?;
             if app.config.key != key {
+                app.metrics.http_auth_failures.increment(1);
                 return Err(unauthorized(format!(
                     "Invalid auth_key {key:?} for app {id:?}"
                 )));
@@ -76,6 +77,28 @@ pub(crate) fn authenticate(
             .app(Some(key))
             .ok_or_else(|| unauthorized(format!("Unknown auth_key {key:?}")))?,
     };
+    match verify_request(app, &params, method, path, &body) {
+        Ok(()) => Ok(Signed {
+            app: app.clone(),
+            params,
+            body,
+        }),
+        Err(refusal) => {
+            app.metrics.http_auth_failures.increment(1);
+            Err(refusal)
+        }
+    }
+}
+
+/// Checks the timestamp, body MD5 and signature of a request to `app`.
+fn verify_request(
+    app: &AppRuntime,
+    params: &BTreeMap<String, String>,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let param = |name: &str| params.get(name).map(String::as_str);
     let timestamp: u64 = param("auth_timestamp")
         .ok_or_else(|| unauthorized("Missing auth_timestamp"))?
         .parse()
@@ -90,7 +113,7 @@ pub(crate) fn authenticate(
         return Err(unauthorized("Unsupported auth_version: 1.0 is supported"));
     }
     match param("body_md5") {
-        Some(md5) if md5 != md5_hex(&body) => {
+        Some(md5) if md5 != md5_hex(body) => {
             return Err(unauthorized(
                 "body_md5 does not match the MD5 of the request body",
             ));
@@ -115,9 +138,5 @@ pub(crate) fn authenticate(
             "Invalid signature: you should have sent HmacSHA256Hex({signed:?}, your_secret_key), but you sent {signature:?}"
         )));
     }
-    Ok(Signed {
-        app: app.clone(),
-        params,
-        body,
-    })
+    Ok(())
 }
