@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::{Arc, Weak};
 
+use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::Instant;
 
@@ -83,9 +84,16 @@ impl Server {
         // both, so no connection is accepted after its peers were asked to leave.
         let stop_accepting = async move { state.shutting_down().await };
         let mut serving = pin!(
-            axum::serve(self.listener, router(self.state.clone()))
-                .with_graceful_shutdown(stop_accepting)
-                .into_future()
+            axum::serve(
+                // Events are small and latency-sensitive, and the writer already batches: Nagle's
+                // algorithm would only add delay (up to a delayed-ACK timeout) to every fan-out.
+                self.listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router(self.state.clone())
+            )
+            .with_graceful_shutdown(stop_accepting)
+            .into_future()
         );
         tokio::select! {
             result = &mut serving => return result,
