@@ -66,6 +66,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ROLLCALL_MAX_QUEUE_BYTES")]
     max_queue_bytes: Option<usize>,
 
+    /// publish/ephemeral/invite requests one native connection may send per second (and in a
+    /// burst) [limits.max_messages_per_second]. Default 100.
+    #[arg(long, env = "ROLLCALL_MAX_MESSAGES_PER_SECOND")]
+    max_messages_per_second: Option<u32>,
+
     /// Most simultaneous connections [limits.max_connections]. Default 100000.
     #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -142,6 +147,9 @@ impl ServeArgs {
         );
         set(&mut limits.max_queue_bytes, self.max_queue_bytes);
         set(&mut limits.max_connections, self.max_connections);
+        if let Some(rate) = self.max_messages_per_second {
+            limits.max_messages_per_second = rate;
+        }
         config.testing.echo_endpoint |= self.test_echo_endpoint;
         if self.admin_token.is_some() {
             config.admin.token = self.admin_token;

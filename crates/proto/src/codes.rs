@@ -47,6 +47,8 @@ pub enum ErrorCode {
     ClientNotConnected,
     /// This connection has as many pending invitations as allowed.
     TooManyInvitations,
+    /// This connection sends messages faster than its rate limit allows.
+    RateLimited,
     /// The app in the connection URL does not exist.
     UnknownApp,
     /// The connection URL is invalid (for example a malformed client id).
@@ -73,7 +75,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::InvalidJson,
         Self::InvalidMessage,
         Self::UnknownOp,
@@ -94,6 +96,7 @@ impl ErrorCode {
         Self::InvitationNotFound,
         Self::ClientNotConnected,
         Self::TooManyInvitations,
+        Self::RateLimited,
         Self::UnknownApp,
         Self::BadRequest,
         Self::InvalidToken,
@@ -131,6 +134,7 @@ impl ErrorCode {
             Self::InvitationNotFound => "invitation_not_found",
             Self::ClientNotConnected => "client_not_connected",
             Self::TooManyInvitations => "too_many_invitations",
+            Self::RateLimited => "rate_limited",
             Self::UnknownApp => "unknown_app",
             Self::BadRequest => "bad_request",
             Self::InvalidToken => "invalid_token",

@@ -248,6 +248,11 @@ pub struct Limits {
     pub max_pending_invitations: usize,
     /// How long an invitation waits for an answer. Default 60000 ms.
     pub invitation_ttl_ms: u64,
+    /// Sustained rate of `publish`, `ephemeral` and `invite` requests one native connection may
+    /// send, per second, with bursts of as many; more are refused with `rate_limited`. Without
+    /// it one client could flood a channel until every reader is dropped as a slow consumer.
+    /// Default 100.
+    pub max_messages_per_second: u32,
 }
 
 impl Default for Limits {
@@ -262,6 +267,7 @@ impl Default for Limits {
             max_connections: 100_000,
             max_pending_invitations: 32,
             invitation_ttl_ms: 60_000,
+            max_messages_per_second: 100,
         }
     }
 }
@@ -525,6 +531,10 @@ impl Config {
             ("max_queue_bytes", l.max_queue_bytes),
             ("max_connections", l.max_connections),
             ("max_pending_invitations", l.max_pending_invitations),
+            (
+                "max_messages_per_second",
+                usize::try_from(l.max_messages_per_second).unwrap_or(usize::MAX),
+            ),
         ] {
             if value == 0 {
                 return bad(format!("limits.{name} must be above 0"));

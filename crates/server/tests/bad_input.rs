@@ -569,6 +569,45 @@ async fn a_publish_payload_over_the_limit_is_message_too_large() {
 }
 
 #[tokio::test]
+async fn sending_faster_than_the_rate_limit_is_rate_limited_and_recovers() {
+    let server = start_with(|l| l.max_messages_per_second = 5).await;
+    let mut alice = Client::anon(&server, "alice").await;
+    let mut bob = Client::anon(&server, "bob").await;
+    alice.join("busy", json!({})).await;
+    bob.join("busy", json!({})).await;
+    let _ = alice.expect("join").await;
+
+    // A burst of five passes; the sixth is refused and delivers nothing.
+    for n in 0..5 {
+        let publish =
+            json!({"op": "publish", "id": n, "channel": "busy", "data": n, "echo": false});
+        alice.send(publish).await;
+        assert_eq!(alice.expect("ack").await["id"], n);
+        assert_eq!(bob.expect("message").await["data"], n);
+    }
+    let code = alice
+        .err(
+            9,
+            json!({"op": "ephemeral", "channel": "busy", "data": "too fast"}),
+        )
+        .await;
+    assert_eq!(code, "rate_limited");
+    assert_usable(&mut alice).await;
+
+    // Tokens come back with time: 5 per second, so one after 200 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let publish =
+        json!({"op": "publish", "id": 10, "channel": "busy", "data": "later", "echo": false});
+    alice.send(publish).await;
+    assert_eq!(alice.expect("ack").await["id"], 10);
+    let message = bob.expect("message").await;
+    assert_eq!(
+        message["data"], "later",
+        "the refused ephemeral was never delivered"
+    );
+}
+
+#[tokio::test]
 async fn an_ephemeral_payload_over_the_limit_is_message_too_large() {
     let server = start_with(|l| l.max_message_bytes = 16384).await;
     let (mut bad, mut bystander) = room_with_bystander(&server).await;

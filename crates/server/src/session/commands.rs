@@ -160,6 +160,21 @@ impl Session {
         Ok(raw)
     }
 
+    /// Spends one message from the connection's rate limit.
+    fn rate_limit(&mut self) -> Outcome {
+        if self.messages.try_take(tokio::time::Instant::now()) {
+            return Ok(());
+        }
+        let max = self.state.config.limits.max_messages_per_second;
+        Err(Failure::new(
+            ErrorCode::RateLimited,
+            format!(
+                "at most {max} publish/ephemeral/invite requests per second; retry in {} ms",
+                self.messages.wait().as_millis().max(1)
+            ),
+        ))
+    }
+
     /// Carries out `command`, acking on success.
     pub(crate) fn execute(
         &mut self,
@@ -167,6 +182,12 @@ impl Session {
         command: &Command,
         now: u64,
     ) -> Outcome {
+        if matches!(
+            command,
+            Command::Publish { .. } | Command::Ephemeral { .. } | Command::Invite { .. }
+        ) {
+            self.rate_limit()?;
+        }
         let hub = &self.app.hub;
         match command {
             Command::Join { channel, data } => self.join(id, channel, data.as_ref(), now),

@@ -4,6 +4,7 @@
 mod commands;
 mod identity;
 pub(crate) mod pusher;
+mod rate;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub(crate) struct Session {
     outbound: Arc<Outbound>,
     /// Channels this connection joined or watches: for the per-connection limit and cleanup.
     channels: HashSet<ChannelName>,
+    /// How many messages (`publish`, `ephemeral`, `invite`) it may still send right now.
+    messages: rate::RateLimit,
     /// The open/close log lines and the connections gauge.
     log: ConnectionLog,
 }
@@ -148,6 +151,10 @@ fn open(
         identity,
         outbound: outbound.clone(),
         channels: HashSet::new(),
+        messages: rate::RateLimit::per_second(
+            limits.max_messages_per_second,
+            tokio::time::Instant::now(),
+        ),
         log,
     };
     session.greet();
