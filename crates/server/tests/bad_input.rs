@@ -1194,7 +1194,12 @@ async fn a_slow_consumer_is_disconnected_and_nobody_else_loses_anything() {
     // grow, so publishing goes on (bounded) until the slow consumer has been dropped.
     const AT_MOST: usize = 20_000;
 
-    let server = start_with(|l| l.max_queue_bytes = 16 * 1024).await;
+    // The publisher floods on purpose: lift the per-connection rate limit.
+    let server = start_with(|l| {
+        l.max_queue_bytes = 16 * 1024;
+        l.max_messages_per_second = 1_000_000;
+    })
+    .await;
     let mut watcher = Client::anon(&server, "watcher").await;
     watcher
         .ok(1, json!({"op": "watch", "channel": "room"}))
