@@ -19,7 +19,7 @@ use crate::telemetry::WriterMetrics;
 
 /// How long the writer may spend delivering the final close frame to a client that does not
 /// read. Without a bound, a vanished peer would hold the task until TCP gives up (minutes).
-pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
+const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// One frame waiting to be written.
 #[derive(Debug, Clone)]
@@ -301,6 +301,16 @@ impl Outbound {
             }
         }
         self.mark_stopped();
+    }
+}
+
+/// Waits for a connection's writer to deliver its last frames (the close above all). A writer
+/// stuck on a dead peer is cut off after [`CLOSE_DEADLINE`], so no task outlives its session
+/// by more than that.
+pub(crate) async fn finish_writer(writer: tokio::task::JoinHandle<()>) {
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(CLOSE_DEADLINE, writer).await.is_err() {
+        abort.abort();
     }
 }
 

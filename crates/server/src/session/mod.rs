@@ -18,14 +18,14 @@ use rollcall_proto::{
     CloseCode, ErrorCode, LimitsInfo, PROTOCOL_VERSION, RequestId, ServerMessage, decode_request,
 };
 use sha2::Sha256;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
 pub(crate) use identity::ConnectParams;
 use identity::Identity;
 
 use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
-use crate::outbound::{CLOSE_DEADLINE, Outbound};
+use crate::outbound::{Outbound, finish_writer};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
 use crate::telemetry::{ConnectionLog, End, Metrics, NATIVE};
 use crate::transport::ws::{ReadFailure, classify};
@@ -86,11 +86,7 @@ pub(crate) async fn run(
         }
         Err(message) => refuse(&state.metrics, &outbound, ErrorCode::BadRequest, &message),
     }
-    // The writer ends once the close frame is out; one that is stuck on a dead peer is cut off.
-    let abort = writer.abort_handle();
-    if timeout(CLOSE_DEADLINE, writer).await.is_err() {
-        abort.abort();
-    }
+    finish_writer(writer).await;
 }
 
 /// Admits and authenticates the connection and sends the `session` message; on refusal, queues

@@ -18,12 +18,12 @@ use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use rollcall_core::{ChannelName, ClientId, ConnectionId};
 use rollcall_proto::CloseCode;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
 use super::now_ms;
 use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
-use crate::outbound::{CLOSE_DEADLINE, Outbound, Overflow};
+use crate::outbound::{Outbound, Overflow, finish_writer};
 use crate::pusher::wire::{self, ClientFrame};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
 use crate::telemetry::{ConnectionLog, End, Metrics, PUSHER, pusher_code};
@@ -135,11 +135,7 @@ pub(crate) async fn run(
         session.serve(stream).await;
         drop(slot);
     }
-    // As for native sessions: a writer stuck on a dead peer is cut off.
-    let abort = writer.abort_handle();
-    if timeout(CLOSE_DEADLINE, writer).await.is_err() {
-        abort.abort();
-    }
+    finish_writer(writer).await;
 }
 
 /// Admits the connection and sends `pusher:connection_established`; on refusal, queues the
