@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -16,6 +17,7 @@ use serde::Serialize;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::error::BenchError;
+use crate::pusher::{RestTarget, Signer};
 
 /// One process holds at most ~19.9k sockets here (open-files limit 20,000); 15,000 per worker
 /// leaves room for the coordinator's own connections, pipes and the runtime.
@@ -28,17 +30,45 @@ pub struct BenchArgs {
     #[command(subcommand)]
     pub scenario: Scenario,
 
-    /// The server's WebSocket endpoint for the chosen protocol.
-    #[arg(long, global = true, default_value = "ws://127.0.0.1:7070/ws")]
-    pub url: String,
+    /// The server's WebSocket endpoint for the chosen protocol; `{key}` is replaced by --app
+    /// [default: ws://127.0.0.1:7070/ws (native),
+    /// ws://127.0.0.1:7070/app/{key}?protocol=7&client=rollcall-bench&version=0.1 (pusher)].
+    #[arg(long, global = true)]
+    pub url: Option<String>,
 
     /// The wire protocol the simulated clients speak.
     #[arg(long, global = true, value_enum, default_value_t = ProtocolKind::Native)]
     pub protocol: ProtocolKind,
 
-    /// App key sent by every client (`?app=`).
+    /// App key sent by every client (native: `?app=`; pusher: the `/app/{key}` path and the
+    /// `key:` part of channel signatures).
     #[arg(long, global = true, default_value = "dev-key")]
     pub app: String,
+
+    /// pusher: the app id of the HTTP API (`POST /apps/{app_id}/events`).
+    #[arg(long, global = true, default_value = "dev")]
+    pub app_id: String,
+
+    /// pusher: the app secret, which signs presence and private subscriptions and HTTP API
+    /// requests locally (no auth endpoint is involved).
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_BENCH_SECRET",
+        hide_env_values = true,
+        default_value = "dev-secret"
+    )]
+    pub secret: String,
+
+    /// pusher fanout: how the publisher publishes. Pusher clients cannot publish to public
+    /// channels, so the default is the signed HTTP API, which needs no server configuration.
+    #[arg(long, global = true, value_enum, default_value_t = PublishVia::Rest)]
+    pub publish: PublishVia,
+
+    /// pusher fanout with --publish rest: the HTTP API's base URL [default: http:// and the
+    /// host and port of --url].
+    #[arg(long, global = true)]
+    pub rest_url: Option<String>,
 
     /// Client connections (idle, fanout, storm, reconnect).
     #[arg(long, short = 'n', global = true, default_value_t = 1000)]
@@ -128,23 +158,51 @@ impl fmt::Display for Scenario {
 }
 
 /// The wire protocol spoken by the simulated clients.
-///
-/// Only the native protocol exists so far; `pusher` is planned (see [`crate::protocol`] for what
-/// it will need), which is why this is an option already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolKind {
     /// rollcall's JSON protocol at `/ws` (`docs/protocol.md`).
     Native,
+    /// The Pusher Channels protocol, version 7, at `/app/{key}`: rollcall's Pusher endpoint or
+    /// any other Pusher-compatible server (`docs/pusher-compat.md`).
+    Pusher,
 }
 
 impl fmt::Display for ProtocolKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Native => "native",
+            Self::Pusher => "pusher",
         })
     }
 }
+
+/// How the fanout publisher publishes over the Pusher protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublishVia {
+    /// `POST /apps/{app_id}/events`, signed with the app secret, on one keep-alive HTTP/1.1
+    /// connection; subscribers watch a public channel.
+    Rest,
+    /// `client-bench` events from a WebSocket client subscribed to a `private-` channel, which
+    /// the subscribers watch. The server must allow client events (`enable_client_events`) at
+    /// the chosen rate (Pusher: 10 per second and connection).
+    ClientEvents,
+}
+
+impl fmt::Display for PublishVia {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Rest => "rest",
+            Self::ClientEvents => "client-events",
+        })
+    }
+}
+
+/// The default `--url` of each protocol.
+const NATIVE_URL: &str = "ws://127.0.0.1:7070/ws";
+const PUSHER_URL: &str =
+    "ws://127.0.0.1:7070/app/{key}?protocol=7&client=rollcall-bench&version=0.1";
 
 /// Which worker a worker process is: `index` of `count`, written `I/W`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,8 +267,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, BadDuration> {
 pub(crate) struct Plan {
     pub(crate) scenario: Scenario,
     pub(crate) protocol: ProtocolKind,
+    /// The WebSocket URL, defaulted per protocol and with `{key}` replaced.
     pub(crate) url: String,
     pub(crate) app: String,
+    /// Signs Pusher subscriptions and HTTP API requests (unused by the native protocol).
+    pub(crate) signer: Arc<Signer>,
+    /// pusher fanout: how the publisher publishes.
+    pub(crate) publish: PublishVia,
+    /// pusher fanout with `--publish rest`: where the HTTP API is.
+    pub(crate) rest: Option<RestTarget>,
     /// The connections spread over the workers: `--members` for churn, `--connections` otherwise.
     pub(crate) population: usize,
     pub(crate) channels: usize,
@@ -232,12 +297,43 @@ const MAX_PAYLOAD: usize = 16 * 1024;
 impl Plan {
     /// Validates `args` (limits, loopback-only URL) and fixes the defaults.
     pub(crate) fn new(args: &BenchArgs, run_id: String) -> Result<Self, BenchError> {
-        check_url(&args.url, args.allow_remote)?;
         if args.app.is_empty() || !args.app.bytes().all(is_unreserved) {
             return Err(BenchError::BadArgs(
                 "--app must be non-empty letters, digits, '-', '.', '_' or '~'".into(),
             ));
         }
+        if args.app_id.is_empty() || !args.app_id.bytes().all(is_unreserved) {
+            return Err(BenchError::BadArgs(
+                "--app-id must be non-empty letters, digits, '-', '.', '_' or '~'".into(),
+            ));
+        }
+        if args.secret.is_empty() {
+            return Err(BenchError::BadArgs("--secret must not be empty".into()));
+        }
+        let url = args
+            .url
+            .as_deref()
+            .unwrap_or(match args.protocol {
+                ProtocolKind::Native => NATIVE_URL,
+                ProtocolKind::Pusher => PUSHER_URL,
+            })
+            .replace("{key}", &args.app);
+        check_url(&url, args.allow_remote)?;
+        let rest = match (args.protocol, args.scenario, args.publish) {
+            (ProtocolKind::Pusher, Scenario::Fanout, PublishVia::Rest) => {
+                let target = match &args.rest_url {
+                    Some(rest_url) => RestTarget::parse(rest_url),
+                    None => RestTarget::from_ws(&url),
+                }
+                .map_err(|reason| BenchError::BadUrl {
+                    url: args.rest_url.clone().unwrap_or_else(|| url.clone()),
+                    reason: reason.to_owned(),
+                })?;
+                check_host(&target.host, args.allow_remote)?;
+                Some(target)
+            }
+            _ => None,
+        };
         let population = match args.scenario {
             Scenario::Churn => args.members,
             _ => args.connections,
@@ -283,8 +379,11 @@ impl Plan {
         Ok(Self {
             scenario: args.scenario,
             protocol: args.protocol,
-            url: args.url.clone(),
+            url,
             app: args.app.clone(),
+            signer: Arc::new(Signer::new(&args.app, &args.app_id, &args.secret)),
+            publish: args.publish,
+            rest,
             population,
             channels,
             rate: args.rate,
@@ -309,9 +408,23 @@ impl Plan {
         format!("{}-c{index}", self.run_id)
     }
 
+    /// The client id of one of the coordinator's own clients (publisher, churner, watcher).
+    pub(crate) fn named_client(&self, name: &str) -> String {
+        format!("{}-{name}", self.run_id)
+    }
+
     /// The channel this run uses (idle: channel `index` of `channels`).
+    ///
+    /// Over the Pusher protocol the name says the channel's type: `presence-` wherever members
+    /// join; for fanout a public channel (the HTTP API publishes to it) or, when the publisher
+    /// sends client events, a `private-` one (client events are refused on public channels).
     pub(crate) fn channel(&self, index: usize) -> String {
-        format!("bench-{}-{}-{index}", self.run_id, self.scenario)
+        let prefix = match (self.protocol, self.scenario, self.publish) {
+            (ProtocolKind::Native, ..) | (_, Scenario::Fanout, PublishVia::Rest) => "",
+            (_, Scenario::Fanout, PublishVia::ClientEvents) => "private-",
+            _ => "presence-",
+        };
+        format!("{prefix}bench-{}-{}-{index}", self.run_id, self.scenario)
     }
 }
 
@@ -332,6 +445,11 @@ fn check_url(url: &str, allow_remote: bool) -> Result<(), BenchError> {
         return Err(bad("only ws:// URLs are supported"));
     }
     let host = uri.host().ok_or_else(|| bad("no host"))?;
+    check_host(host, allow_remote)
+}
+
+/// Refuses, unless allowed, a host that is not on this machine.
+pub(crate) fn check_host(host: &str, allow_remote: bool) -> Result<(), BenchError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());

@@ -4,6 +4,7 @@
 //! cores with the server) and must do exactly what the scenario says, with no retries or
 //! reconnection logic of its own.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,9 +14,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::args::ProtocolKind;
+use crate::args::{Plan, ProtocolKind};
 use crate::error::ConnError;
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Me, Request};
+use crate::pusher::Signer;
 
 /// Read buffer per socket. The library default (128 KiB) would cost 2.5 GB over 19k sockets;
 /// bench clients receive small frames, and large snapshots still assemble into growable
@@ -37,20 +39,24 @@ pub(crate) fn now_us() -> u64 {
 pub(crate) struct Conn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     protocol: ProtocolKind,
-    /// Text frames received.
+    /// This client's id (Pusher: its presence `user_id`).
+    client_id: String,
+    /// The connection id the server assigned, where signatures need it (Pusher's `socket_id`).
+    socket_id: String,
+    signer: Arc<Signer>,
+    /// Text frames received (Pusher pings excepted, like native WebSocket pings).
     pub(crate) frames: u64,
     /// Bytes of text frames received.
     pub(crate) bytes: u64,
 }
 
 impl Conn {
-    /// Connects to `url` and waits for the server's first frame, which must accept the
-    /// connection.
-    pub(crate) async fn open(
-        protocol: ProtocolKind,
-        url: &str,
-        patience: Duration,
-    ) -> Result<Self, ConnError> {
+    /// Connects as `client_id` to the server of `plan` and waits for the server's first frame,
+    /// which must accept the connection.
+    pub(crate) async fn open(plan: &Plan, client_id: String) -> Result<Self, ConnError> {
+        let protocol = plan.protocol;
+        let url = protocol.connect_url(&plan.url, &plan.app, Some(&client_id));
+        let patience = plan.timeout;
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             // Every send is flushed at once: the generator measures latency, not throughput
@@ -58,13 +64,16 @@ impl Conn {
             .write_buffer_size(0)
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let connect = tokio_tungstenite::connect_async_with_config(&url, Some(config), true);
         let (ws, _) = tokio::time::timeout(patience, connect)
             .await
             .map_err(|_| ConnError::Timeout)??;
         let mut conn = Self {
             ws,
             protocol,
+            client_id,
+            socket_id: String::new(),
+            signer: plan.signer.clone(),
             frames: 0,
             bytes: 0,
         };
@@ -72,7 +81,14 @@ impl Conn {
             .await
             .map_err(|_| ConnError::Timeout)??;
         match protocol.decode(&first) {
-            Incoming::Session => Ok(conn),
+            Incoming::Session => {
+                if protocol == ProtocolKind::Pusher {
+                    conn.socket_id = protocol.socket_id(&first).ok_or_else(|| {
+                        ConnError::Unexpected(first.as_str().chars().take(200).collect())
+                    })?;
+                }
+                Ok(conn)
+            }
             Incoming::Error { code, .. } => Err(ConnError::Refused(code.into_owned())),
             _ => Err(ConnError::Unexpected(
                 first.as_str().chars().take(200).collect(),
@@ -86,11 +102,45 @@ impl Conn {
         Ok(())
     }
 
-    /// The next text frame. Pings are answered by the library; a close is an error.
+    /// `request` in this connection's protocol, as request `id`.
+    pub(crate) fn encode(&self, id: u64, request: &Request) -> String {
+        self.protocol.encode(
+            id,
+            request,
+            Me {
+                user_id: &self.client_id,
+                socket_id: &self.socket_id,
+                signer: &self.signer,
+            },
+        )
+    }
+
+    /// Sends `request` as request `id`, without waiting for an answer.
+    pub(crate) async fn send_request(
+        &mut self,
+        id: u64,
+        request: &Request,
+    ) -> Result<(), ConnError> {
+        let text = self.encode(id, request);
+        self.send(text).await
+    }
+
+    /// The next text frame. WebSocket pings are answered by the library and Pusher's
+    /// `pusher:ping` here; a close is an error.
     pub(crate) async fn recv(&mut self) -> Result<Utf8Bytes, ConnError> {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Text(text))) => {
+                    // A ping is a few dozen bytes: only short frames naming it are decoded here.
+                    if self.protocol == ProtocolKind::Pusher
+                        && text.len() <= 128
+                        && text.contains("pusher:ping")
+                        && self.protocol.decode(&text) == Incoming::Ping
+                    {
+                        self.send(r#"{"event":"pusher:pong","data":{}}"#.to_owned())
+                            .await?;
+                        continue;
+                    }
                     self.frames += 1;
                     self.bytes += text.len() as u64;
                     return Ok(text);
@@ -105,11 +155,11 @@ impl Conn {
         }
     }
 
-    /// Sends `request` (whose id is `id`) and reads until its ack, skipping other frames.
+    /// Sends `request` as request `id` and reads until its ack, skipping other frames.
     pub(crate) async fn request(
         &mut self,
         id: u64,
-        request: String,
+        request: &Request,
         patience: Duration,
     ) -> Result<(), ConnError> {
         self.request_raw(id, request, patience).await.map(drop)
@@ -119,19 +169,19 @@ impl Conn {
     pub(crate) async fn request_raw(
         &mut self,
         id: u64,
-        request: String,
+        request: &Request,
         patience: Duration,
     ) -> Result<Utf8Bytes, ConnError> {
-        self.send(request).await?;
+        self.send_request(id, request).await?;
+        let protocol = self.protocol;
         tokio::time::timeout(patience, async {
             loop {
                 let text = self.recv().await?;
-                match self.protocol.decode(&text) {
-                    Incoming::Ack { id: Some(got), .. } if got == id => return Ok(text.clone()),
-                    Incoming::Error {
-                        id: Some(got),
-                        code,
-                    } if got == id => {
+                match protocol.decode(&text) {
+                    Incoming::Ack { id: got, .. } if protocol.answers(got, id) => {
+                        return Ok(text.clone());
+                    }
+                    Incoming::Error { id: got, code } if protocol.answers(got, id) => {
                         return Err(ConnError::Refused(code.into_owned()));
                     }
                     _ => {}

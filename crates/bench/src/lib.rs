@@ -2,7 +2,9 @@
 //!
 //! Five scenarios (see [`Scenario`] and `docs/benchmarks.md`) drive a running server over raw
 //! WebSockets — no SDK, so that the generator stays cheap and does exactly what it is told —
-//! and report latency percentiles, losses and, given the server's pid, its memory.
+//! and report latency percentiles, losses and, given the server's pid, its memory. The clients
+//! speak rollcall's native protocol or, with `--protocol pusher`, the Pusher Channels protocol,
+//! so the same scenarios can drive any Pusher-compatible server (`protocol.rs` has the mapping).
 //!
 //! A run is one coordinator and its workers. The workers hold the scenario's population of
 //! connections; with more than [`CONNECTIONS_PER_WORKER`] connections they are separate
@@ -33,6 +35,7 @@ mod conn;
 mod error;
 mod pool;
 mod protocol;
+mod pusher;
 mod report;
 mod rss;
 mod scenario;
@@ -44,8 +47,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use args::{
-    BadDuration, BadWorkerSlot, BenchArgs, CONNECTIONS_PER_WORKER, ProtocolKind, Scenario,
-    WorkerSlot, parse_duration,
+    BadDuration, BadWorkerSlot, BenchArgs, CONNECTIONS_PER_WORKER, ProtocolKind, PublishVia,
+    Scenario, WorkerSlot, parse_duration,
 };
 pub use error::{BenchError, ConnError};
 pub use report::{

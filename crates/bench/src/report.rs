@@ -111,6 +111,9 @@ pub struct IdleOutcome {
 /// fanout: one publisher, many subscribers.
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutOutcome {
+    /// How the publisher published: `publish requests` (native), `HTTP API` or `client events`
+    /// (pusher).
+    pub publisher: String,
     /// Subscribers (watching connections).
     pub subscribers: u64,
     /// Publish rate asked for, messages/s.
@@ -285,8 +288,9 @@ impl Report {
                 row(
                     "published",
                     format!(
-                        "{} at {}/s (asked {}/s), {} refused",
+                        "{} by {} at {}/s (asked {}/s), {} refused",
                         o.published,
+                        o.publisher,
                         rate(o.publish_rate),
                         rate(o.rate),
                         o.publish_errors

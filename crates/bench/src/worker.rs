@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::args::{BenchArgs, Plan, WorkerSlot};
 use crate::conn::{Conn, now_us};
 use crate::error::{BenchError, ConnError};
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Request};
 use crate::scenario;
 use crate::stats::Histogram;
 
@@ -291,21 +291,17 @@ impl ConnCtx {
 
     /// Opens this connection's socket, as population member `index`.
     pub(crate) async fn open(&self) -> Result<Conn, ConnError> {
-        let plan = &self.plan;
-        let url =
-            plan.protocol
-                .connect_url(&plan.url, &plan.app, Some(&plan.client_id(self.index)));
-        Conn::open(plan.protocol, &url, plan.timeout).await
+        Conn::open(&self.plan, self.plan.client_id(self.index)).await
     }
 
     /// Opens this connection (taking a turn) and, if given, sends `first` as request 1 and waits
     /// for its ack. Reports the end of setup either way.
-    pub(crate) async fn establish(&self, first: Option<String>) -> Option<Conn> {
+    pub(crate) async fn establish(&self, first: Option<Request>) -> Option<Conn> {
         let permit = self.permit().await;
         let result = async {
             let mut conn = self.open().await?;
             if let Some(request) = first {
-                conn.request(1, request, self.plan.timeout).await?;
+                conn.request(1, &request, self.plan.timeout).await?;
             }
             Ok(conn)
         }
@@ -363,8 +359,8 @@ impl ConnCtx {
 
 /// What a passive connection does with the frames it receives (fanout, churn, storm, idle).
 pub(crate) trait Observer: Send {
-    /// A request to send at `Go` (storm: the join), if any.
-    fn on_go(&mut self, _at_us: u64, _target: u64) -> Option<String> {
+    /// A request to send at `Go` as request 1 (storm: the join), if any.
+    fn on_go(&mut self, _at_us: u64, _target: u64) -> Option<Request> {
         None
     }
     /// One frame, at `now_us`.
@@ -396,7 +392,7 @@ pub(crate) async fn observe(mut ctx: ConnCtx, mut conn: Conn, mut observer: impl
         if let (false, Some(at)) = (went, signals.go_at_us) {
             went = true;
             if let Some(request) = observer.on_go(at, signals.go_target) {
-                if let Err(e) = conn.send(request).await {
+                if let Err(e) = conn.send_request(1, &request).await {
                     ended = Some(e);
                     break;
                 }

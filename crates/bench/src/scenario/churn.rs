@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::args::ProtocolKind;
 use crate::conn::{Conn, now_us};
 use crate::error::{BenchError, ConnError};
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Request};
 use crate::report::{Check, ChurnOutcome, Outcome};
 use crate::scenario::{DRAIN, Run};
 use crate::worker::{ConnCtx, ConnOutcome, Observer, ToWorker, observe};
@@ -20,7 +20,10 @@ const MAX_CHURNERS: usize = 64;
 /// Population member: join the channel and watch the churn go by.
 pub(super) async fn member(ctx: ConnCtx) {
     let plan = &ctx.plan;
-    let join = plan.protocol.join(1, &plan.channel(0), now_us());
+    let join = Request::Join {
+        channel: plan.channel(0),
+        stamp_us: now_us(),
+    };
     let churners = churner_prefix(&plan.run_id);
     if let Some(conn) = ctx.establish(Some(join)).await {
         observe(
@@ -201,45 +204,48 @@ impl Schedule {
 /// again, with its send time in the member data. Join ids are even and leave ids odd, so a
 /// refusal can be told apart.
 async fn churn(mut conn: Conn, slot: u64, schedule: &Schedule) -> Result<Churned, ConnError> {
+    let protocol = schedule.protocol;
     let mut done = Churned::default();
     let mut joined = false;
     let mut tick = slot;
+    let leave = Request::Leave {
+        channel: schedule.channel.clone(),
+    };
     while tick < schedule.total {
         let at = schedule.at(tick);
-        conn.pump_until(at, |i| tally(i, &mut done)).await?;
-        if joined {
-            conn.send(
-                schedule
-                    .protocol
-                    .leave(2 * done.leaves + 3, &schedule.channel),
-            )
+        conn.pump_until(at, |i| tally(protocol, i, &mut done))
             .await?;
+        if joined {
+            conn.send_request(2 * done.leaves + 3, &leave).await?;
             done.leaves += 1;
         }
-        let join = schedule
-            .protocol
-            .join(2 * done.joins + 2, &schedule.channel, now_us());
-        conn.send(join).await?;
+        let join = Request::Join {
+            channel: schedule.channel.clone(),
+            stamp_us: now_us(),
+        };
+        conn.send_request(2 * done.joins + 2, &join).await?;
         done.joins += 1;
         joined = true;
         tick += schedule.every;
     }
     // Stay for one more turn, like the others, then leave for good.
-    conn.pump_until(schedule.at(tick), |i| tally(i, &mut done))
+    conn.pump_until(schedule.at(tick), |i| tally(protocol, i, &mut done))
         .await?;
     if joined {
-        conn.send(
-            schedule
-                .protocol
-                .leave(2 * done.leaves + 3, &schedule.channel),
-        )
-        .await?;
+        conn.send_request(2 * done.leaves + 3, &leave).await?;
         done.leaves += 1;
     }
-    let requests = done.joins + done.leaves;
+    // Pusher answers subscribes only.
+    let requests = done.joins
+        + if protocol.acknowledges_leaves() {
+            done.leaves
+        } else {
+            0
+        };
     loop {
         let step = Instant::now() + Duration::from_millis(50);
-        conn.pump_until(step, |i| tally(i, &mut done)).await?;
+        conn.pump_until(step, |i| tally(protocol, i, &mut done))
+            .await?;
         if done.answered >= requests || Instant::now() >= schedule.give_up {
             break;
         }
@@ -248,12 +254,16 @@ async fn churn(mut conn: Conn, slot: u64, schedule: &Schedule) -> Result<Churned
     Ok(done)
 }
 
-fn tally(incoming: Incoming<'_>, done: &mut Churned) {
+/// Counts the answers to a churner's requests. Pusher's carry no request id, but only joins
+/// (subscribes) are ever answered or refused there.
+fn tally(protocol: ProtocolKind, incoming: Incoming<'_>, done: &mut Churned) {
     match incoming {
-        Incoming::Ack { id: Some(_), .. } => done.answered += 1,
-        Incoming::Error { id: Some(id), code } => {
+        Incoming::Ack { id, .. } if id.is_some() || protocol == ProtocolKind::Pusher => {
             done.answered += 1;
-            if id % 2 == 0 {
+        }
+        Incoming::Error { id, code } if id.is_some() || protocol == ProtocolKind::Pusher => {
+            done.answered += 1;
+            if id.is_none_or(|id| id % 2 == 0) {
                 done.refused_joins += 1;
             } else {
                 done.refused_leaves += 1;

@@ -1,20 +1,35 @@
 //! fanout: one channel, N watching subscribers, one publisher at R messages/s. Every payload
 //! carries its send time and counter, so each subscriber measures latency and notices gaps.
+//!
+//! The publisher: native, a WebSocket client's `publish` requests, each acknowledged. Pusher
+//! clients cannot publish to public channels, so over the Pusher protocol it is either the HTTP
+//! API (`--publish rest`, the default: one signed `POST /apps/{id}/events` per message, in order
+//! on one keep-alive connection, each answered) or client events on a `private-` channel
+//! (`--publish client-events`: never answered, so a message counts as published unless the
+//! server sends an error for it; this needs client events enabled on the server at the rate).
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::conn::now_us;
-use crate::error::BenchError;
-use crate::protocol::Incoming;
+use crate::args::{ProtocolKind, PublishVia};
+use crate::conn::{Conn, now_us};
+use crate::error::{BenchError, ConnError};
+use crate::protocol::{Incoming, Request, pusher_event_body};
+use crate::pusher::RestClient;
 use crate::report::{Check, FanoutOutcome, Outcome};
 use crate::scenario::{DRAIN, Run, span_s};
-use crate::worker::{ConnCtx, ConnOutcome, Observer, ToWorker, observe};
+use crate::worker::{ConnCtx, ConnOutcome, Observer, ToWorker, keep_errors, observe};
+
+/// How long a client-event publisher waits after its last event for refusals, which are the
+/// only answers client events get.
+const REFUSAL_WAIT: Duration = Duration::from_millis(500);
 
 /// Population member: watch the channel (no presence, so setup costs no presence traffic).
 pub(super) async fn subscriber(ctx: ConnCtx) {
-    let watch = ctx.plan.protocol.watch(1, &ctx.plan.channel(0));
+    let watch = Request::Watch {
+        channel: ctx.plan.channel(0),
+    };
     if let Some(conn) = ctx.establish(Some(watch)).await {
         observe(ctx, conn, Deliveries::default()).await;
     }
@@ -56,21 +71,53 @@ impl Observer for Deliveries {
 struct Published {
     acked: u64,
     refused: u64,
+    /// A few of the reasons for refusals.
+    codes: Vec<String>,
     first_us: u64,
     last_us: u64,
+}
+
+/// How the publisher publishes.
+enum Publisher {
+    /// Requests on a WebSocket connection that watches (Pusher: subscribes to) the channel.
+    Socket(Box<Conn>),
+    /// The Pusher HTTP API.
+    Rest(RestClient),
+}
+
+impl Publisher {
+    /// A short description for the report.
+    fn describe(&self, protocol: ProtocolKind) -> &'static str {
+        match (self, protocol) {
+            (Self::Socket(_), ProtocolKind::Native) => "publish requests",
+            (Self::Socket(_), ProtocolKind::Pusher) => "client events",
+            (Self::Rest(_), _) => "HTTP API",
+        }
+    }
 }
 
 pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>), BenchError> {
     let plan = run.plan;
     let channel = plan.channel(0);
-    let mut publisher = run.open("publisher", "publisher").await?;
-    publisher
-        .request(1, plan.protocol.watch(1, &channel), plan.timeout)
-        .await
-        .map_err(|source| BenchError::Connection {
-            role: "publisher",
-            source,
-        })?;
+    let mut publisher = match (&plan.rest, plan.protocol, plan.publish) {
+        (Some(target), ProtocolKind::Pusher, PublishVia::Rest) => {
+            Publisher::Rest(RestClient::new(target.clone(), plan.timeout))
+        }
+        _ => {
+            let mut conn = run.open("publisher", "publisher").await?;
+            let watch = Request::Watch {
+                channel: channel.clone(),
+            };
+            conn.request(1, &watch, plan.timeout)
+                .await
+                .map_err(|source| BenchError::Connection {
+                    role: "publisher",
+                    source,
+                })?;
+            Publisher::Socket(Box::new(conn))
+        }
+    };
+    let described = publisher.describe(plan.protocol);
     run.pool
         .broadcast(&ToWorker::Go {
             at_us: now_us(),
@@ -97,7 +144,9 @@ pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>
         .pool
         .finish(published.acked, deadline_us, deadline)
         .await?;
-    publisher.close().await;
+    if let Publisher::Socket(conn) = publisher {
+        conn.close().await;
+    }
 
     let subscribers = run.setup.connected;
     let expected = published.acked * subscribers;
@@ -105,6 +154,7 @@ pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>
     let last_delivery = report.last_us.unwrap_or(published.last_us);
     #[allow(clippy::cast_precision_loss)]
     let outcome = FanoutOutcome {
+        publisher: described.to_owned(),
         subscribers,
         rate: plan.rate,
         published: published.acked,
@@ -134,7 +184,14 @@ pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>
         Check::new(
             "every publish accepted",
             published.refused == 0,
-            format!("{} refused of {total}", published.refused),
+            if published.codes.is_empty() {
+                format!("{} refused of {total}", published.refused)
+            } else {
+                format!(
+                    "{} refused of {total} {:?}",
+                    published.refused, published.codes
+                )
+            },
         ),
         Check::new(
             "no subscriber disconnected",
@@ -149,11 +206,12 @@ pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>
 /// behind catches up at once, so the offered load stays R on average), reading acks meanwhile.
 async fn publish(
     run: &Run<'_>,
-    publisher: &mut crate::conn::Conn,
+    publisher: &mut Publisher,
     channel: &str,
     total: u64,
-) -> Result<Published, crate::error::ConnError> {
+) -> Result<Published, ConnError> {
     let plan = run.plan;
+    let protocol = plan.protocol;
     let pad = "x".repeat(plan.payload_bytes);
     let interval = Duration::from_secs_f64(1.0 / plan.rate);
     let start = Instant::now();
@@ -161,34 +219,79 @@ async fn publish(
     let mut done = Published {
         acked: 0,
         refused: 0,
+        codes: Vec::new(),
         first_us: now_us(),
         last_us: now_us(),
     };
     for k in 0..total {
         #[allow(clippy::cast_precision_loss)]
         let at = start + interval.mul_f64(k as f64);
-        publisher.pump_until(at, |i| tally(&i, &mut done)).await?;
+        match publisher {
+            Publisher::Socket(conn) => {
+                conn.pump_until(at, |i| tally(protocol, &i, &mut done))
+                    .await?;
+            }
+            Publisher::Rest(_) => tokio::time::sleep_until(at).await,
+        }
         let sent = now_us();
         if k == 0 {
             done.first_us = sent;
         }
         done.last_us = sent;
-        // Ids from 2: id 1 was the watch.
-        let request = plan.protocol.publish(k + 2, channel, k, sent, &pad);
-        publisher.send(request).await?;
+        match publisher {
+            Publisher::Socket(conn) => {
+                // Ids from 2: id 1 was the watch.
+                let request = protocol.publish(k + 2, channel, k, sent, &pad);
+                conn.send(request).await?;
+            }
+            Publisher::Rest(client) => {
+                let body = pusher_event_body(channel, k, sent, &pad);
+                let path = plan
+                    .signer
+                    .signed_post("events", body.as_bytes(), sent / 1_000_000);
+                match client.post(&path, body).await {
+                    Ok(()) => done.acked += 1,
+                    Err(e) => {
+                        done.refused += 1;
+                        keep_errors(&mut done.codes, vec![e.to_string()]);
+                    }
+                }
+            }
+        }
     }
-    // The remaining acks.
-    while done.acked + done.refused < total && Instant::now() < give_up {
-        let step = Instant::now() + Duration::from_millis(50);
-        publisher.pump_until(step, |i| tally(&i, &mut done)).await?;
+    match (publisher, protocol) {
+        // Every answer is in already.
+        (Publisher::Rest(_), _) => {}
+        // The remaining acks.
+        (Publisher::Socket(conn), ProtocolKind::Native) => {
+            while done.acked + done.refused < total && Instant::now() < give_up {
+                let step = Instant::now() + Duration::from_millis(50);
+                conn.pump_until(step, |i| tally(protocol, &i, &mut done))
+                    .await?;
+            }
+        }
+        // Client events are never acknowledged: what was not refused was published.
+        (Publisher::Socket(conn), ProtocolKind::Pusher) => {
+            let until = Instant::now() + REFUSAL_WAIT.min(plan.timeout);
+            conn.pump_until(until, |i| tally(protocol, &i, &mut done))
+                .await?;
+            done.acked = total.saturating_sub(done.refused);
+        }
     }
     Ok(done)
 }
 
-fn tally(incoming: &Incoming<'_>, done: &mut Published) {
-    match *incoming {
-        Incoming::Ack { id: Some(id), .. } if id >= 2 => done.acked += 1,
-        Incoming::Error { id: Some(id), .. } if id >= 2 => done.refused += 1,
+fn tally(protocol: ProtocolKind, incoming: &Incoming<'_>, done: &mut Published) {
+    match (protocol, incoming) {
+        (ProtocolKind::Native, Incoming::Ack { id: Some(id), .. }) if *id >= 2 => done.acked += 1,
+        (ProtocolKind::Native, Incoming::Error { id: Some(id), .. }) if *id >= 2 => {
+            done.refused += 1;
+        }
+        // A client event refused (rate limit 4301, client events disabled, …).
+        (ProtocolKind::Pusher, Incoming::Error { code, .. }) => {
+            done.refused += 1;
+            keep_errors(&mut done.codes, vec![code.to_string()]);
+        }
         _ => {}
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::conn::now_us;
 use crate::error::BenchError;
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Request};
 use crate::report::{Check, IdleOutcome, Outcome};
 use crate::scenario::Run;
 use crate::worker::{ConnCtx, ConnOutcome, Observer, observe};
@@ -14,7 +14,10 @@ use crate::worker::{ConnCtx, ConnOutcome, Observer, observe};
 pub(super) async fn member(ctx: ConnCtx) {
     let plan = &ctx.plan;
     let channel = plan.channel(ctx.index % plan.channels);
-    let join = plan.protocol.join(1, &channel, now_us());
+    let join = Request::Join {
+        channel,
+        stamp_us: now_us(),
+    };
     if let Some(conn) = ctx.establish(Some(join)).await {
         observe(ctx, conn, Quiet::default()).await;
     }

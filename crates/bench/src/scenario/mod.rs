@@ -50,12 +50,7 @@ pub(crate) struct Run<'a> {
 impl Run<'_> {
     /// Opens one of the coordinator's own connections, as client `name` of this run.
     pub(crate) async fn open(&self, role: &'static str, name: &str) -> Result<Conn, BenchError> {
-        let plan = self.plan;
-        let client_id = format!("{}-{name}", plan.run_id);
-        let url = plan
-            .protocol
-            .connect_url(&plan.url, &plan.app, Some(&client_id));
-        Conn::open(plan.protocol, &url, plan.timeout)
+        Conn::open(self.plan, self.plan.named_client(name))
             .await
             .map_err(|source| BenchError::Connection { role, source })
     }

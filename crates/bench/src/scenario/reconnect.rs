@@ -1,6 +1,11 @@
 //! reconnect: N joined members drop their sockets at the same instant and reconnect at once;
 //! a watcher counts the presence events this causes. Without a grace period every member shows
 //! up as one leave and one join; with one (or resume), the watcher would see nothing.
+//!
+//! Over the Pusher protocol the watcher is itself a member of the presence channel (Pusher has
+//! no way to follow presence without joining), left out of the counts; and since Pusher member
+//! events are per user, a member whose new connection subscribes before the server has noticed
+//! the old one's drop causes no event at all.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,17 +16,23 @@ use tokio::time::Instant;
 use crate::args::ProtocolKind;
 use crate::conn::{Conn, now_us};
 use crate::error::{BenchError, ConnError};
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Request};
 use crate::report::{Check, Outcome, ReconnectOutcome};
 use crate::scenario::{Run, span_ms};
 use crate::worker::{ConnCtx, ConnOutcome, Observer, ToWorker, observe};
+
+/// The watcher's name (its client id is the run's id and this).
+const WATCHER: &str = "watcher";
 
 /// How long the watcher's list must stay complete and silent before the run calls it steady.
 const QUIET: Duration = Duration::from_millis(500);
 
 /// Population member: join; at the signal drop the socket, reconnect and join again.
 pub(super) async fn member(mut ctx: ConnCtx) {
-    let join = |ctx: &ConnCtx| ctx.plan.protocol.join(1, &ctx.plan.channel(0), now_us());
+    let join = |ctx: &ConnCtx| Request::Join {
+        channel: ctx.plan.channel(0),
+        stamp_us: now_us(),
+    };
     let Some(mut conn) = ctx.establish(Some(join(&ctx))).await else {
         return;
     };
@@ -46,7 +57,7 @@ pub(super) async fn member(mut ctx: ConnCtx) {
     let rejoined = async {
         let _permit = ctx.permit().await;
         let mut conn = ctx.open().await?;
-        conn.request(1, join(&ctx), ctx.plan.timeout).await?;
+        conn.request(1, &join(&ctx), ctx.plan.timeout).await?;
         Ok::<_, ConnError>(conn)
     }
     .await;
@@ -104,17 +115,22 @@ pub(super) async fn coordinate(run: &mut Run<'_>) -> Result<(Outcome, Vec<Check>
         role: "watcher",
         source,
     };
-    let mut watcher = run.open("watcher", "watcher").await?;
+    let mut watcher = run.open("watcher", WATCHER).await?;
+    let watch = Request::Watch {
+        channel: channel.clone(),
+    };
     let ack = watcher
-        .request_raw(1, plan.protocol.watch(1, &channel), plan.timeout)
+        .request_raw(1, &watch, plan.timeout)
         .await
         .map_err(connection_error)?;
-    let present: HashSet<String> = plan
+    let mut present: HashSet<String> = plan
         .protocol
         .snapshot_ids(&ack)
         .unwrap_or_default()
         .into_iter()
         .collect();
+    // A Pusher watcher is a member of the presence channel itself: not one of the N.
+    present.remove(&plan.named_client(WATCHER));
     let present_before = present.len();
 
     let go_at = now_us();

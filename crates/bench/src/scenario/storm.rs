@@ -6,7 +6,7 @@
 use crate::args::ProtocolKind;
 use crate::conn::now_us;
 use crate::error::BenchError;
-use crate::protocol::Incoming;
+use crate::protocol::{Incoming, Request};
 use crate::report::{Check, Outcome, StormOutcome};
 use crate::scenario::{Run, span_ms};
 use crate::worker::{ConnCtx, ConnOutcome, Observer, ToWorker, observe};
@@ -51,22 +51,21 @@ impl Storm {
 }
 
 impl Observer for Storm {
-    fn on_go(&mut self, at_us: u64, target: u64) -> Option<String> {
+    fn on_go(&mut self, at_us: u64, target: u64) -> Option<Request> {
         self.go_at = at_us;
         self.target = target;
-        Some(self.protocol.join(1, &self.channel, now_us()))
+        Some(Request::Join {
+            channel: self.channel.clone(),
+            stamp_us: now_us(),
+        })
     }
     fn on_frame(&mut self, incoming: Incoming<'_>, now: u64) {
         match incoming {
-            Incoming::Ack {
-                id: Some(1),
-                seq,
-                members,
-            } => {
+            Incoming::Ack { id, seq, members } if self.protocol.answers(id, 1) => {
                 self.snapshot_seq = Some(seq.unwrap_or(0));
                 self.members = members.unwrap_or(0) as u64;
             }
-            Incoming::Error { id: Some(1), code } => {
+            Incoming::Error { id, code } if self.protocol.answers(id, 1) => {
                 self.outcome.error = Some(format!("join refused: {code}"));
             }
             Incoming::Join { seq, .. } if self.snapshot_seq.is_some_and(|s| seq > s) => {
