@@ -1282,6 +1282,40 @@ async fn a_failed_acceptance_leaves_the_invitation_pending() {
 }
 
 #[tokio::test]
+async fn an_invitation_lapses_after_its_ttl_and_frees_the_inviters_slot() {
+    let mut config = config();
+    config.limits.invitation_ttl_ms = 200;
+    config.limits.max_pending_invitations = 1;
+    let server = start(config).await;
+    let mut alice = Client::anon(&server, "alice").await;
+    let mut bob = Client::anon(&server, "bob").await;
+    alice.join("party", json!({})).await;
+
+    let invite = json!({"op": "invite", "channel": "party", "client_id": "bob"});
+    let invited = alice.ok(1, invite.clone()).await;
+    let invitation_id = invited["invitation_id"].as_str().unwrap().to_owned();
+    let invitation = bob.expect("invitation").await;
+    let ttl = invitation["expires_at"].as_u64().unwrap() - invitation["ts"].as_u64().unwrap();
+    assert_eq!(ttl, 200, "expires_at announces the configured lifetime");
+    // The one pending slot is taken until the invitation lapses.
+    assert_eq!(alice.err(2, invite.clone()).await, "too_many_invitations");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reply = json!({"op": "invite_reply", "invitation_id": invitation_id, "accept": true});
+    assert_eq!(bob.err(3, reply).await, "invitation_not_found");
+    let members = alice
+        .ok(4, json!({"op": "members", "channel": "party"}))
+        .await;
+    assert_eq!(
+        client_ids(&members["members"]),
+        ["alice"],
+        "a lapsed invitation joins nobody"
+    );
+    let again = alice.ok(5, invite).await;
+    assert_ne!(again["invitation_id"], json!(invitation_id));
+}
+
+#[tokio::test]
 async fn inviting_a_client_that_is_not_connected_fails() {
     let server = start_default().await;
     let mut alice = Client::anon(&server, "alice").await;
