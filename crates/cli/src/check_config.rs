@@ -74,6 +74,7 @@ fn mask_secrets(table: &mut Table) {
 fn mask_value(key: &str, value: &mut Value) {
     match value {
         Value::String(text) if is_secret_key(key) => *text = MASK.to_owned(),
+        Value::String(text) => *text = mask_url_password(text),
         Value::Table(table) => mask_secrets(table),
         Value::Array(items) => {
             for item in items {
@@ -81,6 +82,23 @@ fn mask_value(key: &str, value: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// `redis://user:secret@host` → `redis://user:<masked>@host`: a URL may carry a password
+/// (`redis.url`, webhook URLs) whatever its key is called.
+fn mask_url_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}:{MASK}@{host}{path}")
+        }
+        _ => text.to_owned(),
     }
 }
 
@@ -95,6 +113,16 @@ fn is_secret_key(key: &str) -> bool {
 mod tests {
     use super::*;
     use rollcall_server::config::{AppConfig, Config};
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            mask_url_password("redis://app:hunter2@db:6379/0"),
+            "redis://app:<masked>@db:6379/0"
+        );
+        assert_eq!(mask_url_password("redis://db:6379"), "redis://db:6379");
+        assert_eq!(mask_url_password("http://h/p@q:r"), "http://h/p@q:r");
+    }
 
     #[test]
     fn secrets_are_masked_and_the_rest_reads_back() {

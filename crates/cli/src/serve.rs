@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rollcall_server::Server;
-use rollcall_server::config::{AppConfig, Config};
+use rollcall_server::config::{AppConfig, Config, EngineKind};
 
 use crate::logging::{self, LogFormatArg};
 use crate::signals;
@@ -99,6 +99,29 @@ pub(crate) struct ServeArgs {
     /// milliseconds [shutdown.reconnect_window_ms]. Default 5000.
     #[arg(long, env = "ROLLCALL_RECONNECT_WINDOW_MS")]
     reconnect_window_ms: Option<u64>,
+
+    /// Where presence lives: `memory` (this process) or `redis` (shared by every node using the
+    /// same Redis) [engine]. Default memory.
+    #[arg(long, env = "ROLLCALL_ENGINE", value_enum)]
+    engine: Option<EngineArg>,
+
+    /// The Redis server for `--engine redis` [redis.url]. Default redis://127.0.0.1:6379.
+    #[arg(long, env = "ROLLCALL_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+
+    /// A node's liveness lease in Redis; a dead node's members leave about this long after it
+    /// died [redis.node_lease_ms]. Default 10000.
+    #[arg(long, env = "ROLLCALL_NODE_LEASE_MS")]
+    node_lease_ms: Option<u64>,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum EngineArg {
+    /// In this process.
+    Memory,
+    /// In Redis.
+    Redis,
 }
 
 impl ServeArgs {
@@ -162,6 +185,18 @@ impl ServeArgs {
         }
         if let Some(ms) = self.reconnect_window_ms {
             config.shutdown.reconnect_window_ms = ms;
+        }
+        if let Some(engine) = self.engine {
+            config.engine = match engine {
+                EngineArg::Memory => EngineKind::Memory,
+                EngineArg::Redis => EngineKind::Redis,
+            };
+        }
+        if let Some(url) = self.redis_url {
+            config.redis.url = url;
+        }
+        if let Some(ms) = self.node_lease_ms {
+            config.redis.node_lease_ms = ms;
         }
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)

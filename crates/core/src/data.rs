@@ -89,6 +89,19 @@ impl MemberData {
         serde_json::from_str(self.0.get()).expect("member data is valid JSON")
     }
 
+    /// Data that was validated once and kept as JSON text elsewhere (by a shared engine such
+    /// as Redis), taken back without re-serializing it.
+    ///
+    /// # Errors
+    /// [`DataError::NotAnObject`] when `text` is not a JSON object.
+    pub fn from_json(text: &str) -> Result<Self, DataError> {
+        let raw = RawValue::from_string(text.to_owned()).map_err(|_| DataError::NotAnObject)?;
+        if !raw.get().starts_with('{') {
+            return Err(DataError::NotAnObject);
+        }
+        Ok(Self(Arc::from(raw)))
+    }
+
     /// The serialized JSON text.
     #[must_use]
     pub fn as_json(&self) -> &str {

@@ -38,7 +38,7 @@ pub struct Member {
 }
 
 /// Why a member that is still present changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateReason {
     /// The member's data was replaced or patched.

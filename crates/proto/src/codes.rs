@@ -49,6 +49,9 @@ pub enum ErrorCode {
     TooManyInvitations,
     /// This connection sends messages faster than its rate limit allows.
     RateLimited,
+    /// The node cannot reach the shared presence engine (Redis) right now; nothing changed.
+    /// The connection stays open: retry after a moment.
+    EngineUnavailable,
     /// The app in the connection URL does not exist.
     UnknownApp,
     /// The connection URL is invalid (for example a malformed client id).
@@ -75,7 +78,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::InvalidJson,
         Self::InvalidMessage,
         Self::UnknownOp,
@@ -97,6 +100,7 @@ impl ErrorCode {
         Self::ClientNotConnected,
         Self::TooManyInvitations,
         Self::RateLimited,
+        Self::EngineUnavailable,
         Self::UnknownApp,
         Self::BadRequest,
         Self::InvalidToken,
@@ -135,6 +139,7 @@ impl ErrorCode {
             Self::ClientNotConnected => "client_not_connected",
             Self::TooManyInvitations => "too_many_invitations",
             Self::RateLimited => "rate_limited",
+            Self::EngineUnavailable => "engine_unavailable",
             Self::UnknownApp => "unknown_app",
             Self::BadRequest => "bad_request",
             Self::InvalidToken => "invalid_token",

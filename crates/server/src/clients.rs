@@ -48,4 +48,14 @@ impl ClientIndex {
             .map(|list| list.iter().map(|(_, o)| o.clone()).collect())
             .unwrap_or_default()
     }
+
+    /// Every client with its number of connections.
+    #[must_use]
+    pub(crate) fn counts(&self) -> Vec<(ClientId, usize)> {
+        self.by_client
+            .lock()
+            .iter()
+            .map(|(client, list)| (client.clone(), list.len()))
+            .collect()
+    }
 }

@@ -59,6 +59,53 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// Log output (`[log]`).
     pub log: LogConfig,
+    /// Where presence lives: `memory` (this process, the default) or `redis` (shared by every
+    /// node pointed at the same Redis; see `docs/cluster.md`).
+    pub engine: EngineKind,
+    /// The Redis engine's settings (`[redis]`), used when `engine = "redis"`.
+    pub redis: RedisConfig,
+}
+
+/// Which engine keeps presence and sequence numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// In this process: one node, nothing to run beside it.
+    #[default]
+    Memory,
+    /// In Redis, shared by every node that uses the same Redis and key prefix.
+    Redis,
+}
+
+/// How a node uses Redis (`[redis]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// The server, as a `redis://` URL. Default `redis://127.0.0.1:6379`.
+    pub url: String,
+    /// Prefix of every key and pub/sub channel, so that several clusters can share one Redis.
+    /// Default `rollcall`.
+    pub key_prefix: String,
+    /// How long a node's liveness lease lasts; it is renewed every fifth of this. When a node
+    /// dies its members leave at most about this long plus one second later. Default 10000 ms.
+    pub node_lease_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "rollcall".into(),
+            node_lease_ms: 10_000,
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The shortest lease accepted: renewals every 100 ms are already a lot of Redis traffic.
+    pub const MIN_LEASE_MS: u64 = 500;
+    /// The longest lease accepted: one hour.
+    pub const MAX_LEASE_MS: u64 = 3_600_000;
 }
 
 impl Default for Config {
@@ -74,6 +121,8 @@ impl Default for Config {
             admin: AdminConfig::default(),
             shutdown: ShutdownConfig::default(),
             log: LogConfig::default(),
+            engine: EngineKind::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -504,6 +553,25 @@ impl Config {
                     AdminConfig::MIN_TOKEN_LEN
                 ));
             }
+        }
+        let r = &self.redis;
+        if !(RedisConfig::MIN_LEASE_MS..=RedisConfig::MAX_LEASE_MS).contains(&r.node_lease_ms) {
+            return bad(format!(
+                "redis.node_lease_ms must be between {} and {}",
+                RedisConfig::MIN_LEASE_MS,
+                RedisConfig::MAX_LEASE_MS
+            ));
+        }
+        if r.key_prefix.is_empty() || r.key_prefix.chars().any(|c| c.is_control() || c == ' ') {
+            return bad(
+                "redis.key_prefix must be non-empty, without spaces or control characters".into(),
+            );
+        }
+        if self.engine == EngineKind::Redis && redis::Client::open(r.url.as_str()).is_err() {
+            return bad(format!(
+                "redis.url {:?} is not a redis:// URL (redis://[user:password@]host[:port][/db])",
+                r.url
+            ));
         }
         let d = &self.shutdown;
         if d.drain_timeout_ms > ShutdownConfig::MAX_MS

@@ -29,6 +29,10 @@ use crate::pusher;
 use crate::telemetry::PresenceMetrics;
 use crate::webhooks::{Notice, NoticeSender};
 
+mod remote;
+
+pub(crate) use remote::{Delivered, LocalChannel};
+
 /// How many shards a hub has: enough that two cores rarely contend, few enough to stay small.
 const SHARDS: usize = 64;
 
@@ -57,6 +61,9 @@ pub enum HubError {
     /// The connection does not subscribe to the channel.
     #[error("not subscribed to this channel: join or watch it first")]
     NotSubscribed,
+    /// The shared engine (Redis) cannot be reached; nothing was changed.
+    #[error("presence is unavailable: this node cannot reach Redis; retry shortly")]
+    Unavailable,
 }
 
 /// The connection a command comes from.
@@ -129,6 +136,9 @@ impl Requester<'_> {
 struct Subscriber {
     outbound: Arc<Outbound>,
     protocol: Protocol,
+    /// Events at or below this sequence number are already in the subscriber's snapshot. Only
+    /// events arriving from another engine (Redis) can be that old; locally it stays 0.
+    from_seq: u64,
 }
 
 /// A cache channel's last event, encoded for Pusher.
@@ -244,6 +254,12 @@ struct ChannelState {
     count_next_at: u64,
     subscribers: HashMap<ConnectionId, Subscriber>,
     recent_ids: RecentIds,
+    /// The last events delivered from a shared engine, for subscribers whose snapshot is older
+    /// than what was already delivered (see `remote.rs`). Always empty on the memory engine.
+    recent: VecDeque<Arc<remote::Delivered>>,
+    /// Acks waiting for their own event to come back from a shared engine (see
+    /// `Hub::ack_in_order`), oldest first. Always empty on the memory engine.
+    pending_acks: VecDeque<remote::ParkedAck>,
 }
 
 impl ChannelState {
@@ -399,6 +415,7 @@ impl Hub {
             Subscriber {
                 outbound: who.outbound.clone(),
                 protocol: who.protocol,
+                from_seq: 0,
             },
         );
     }
@@ -499,6 +516,12 @@ impl Hub {
                 });
             }
         }
+    }
+
+    /// The most members a channel may have.
+    #[must_use]
+    pub(crate) fn max_members(&self) -> usize {
+        self.max_members
     }
 
     fn shard(&self, channel: &ChannelName) -> &Mutex<Shard> {

@@ -111,4 +111,10 @@ impl Invitations {
     pub fn answer(&self, id: &str) -> bool {
         self.table.lock().forget(id).is_some()
     }
+
+    /// Forgets the invitation `id`, answered on another node, and returns its inviter's queue
+    /// if the inviter is still connected here.
+    pub(crate) fn take_inviter(&self, id: &str) -> Option<Arc<Outbound>> {
+        self.table.lock().forget(id)?.inviter_outbound.upgrade()
+    }
 }

@@ -7,7 +7,9 @@
 
 pub mod auth;
 mod clients;
+mod cluster;
 pub mod config;
+mod engine;
 mod event;
 mod hub;
 mod invitations;

@@ -28,6 +28,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The presence engine (Redis) could not be reached.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// A bound, not yet running server.
@@ -47,6 +50,7 @@ impl Server {
         let addr = config.listen;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let state = Arc::new(ServerState::new(config));
+        state.start_engine().await.map_err(StartError::Engine)?;
         state.start_webhooks();
         state.start_subscription_counts();
         tokio::spawn(metrics_upkeep(Arc::downgrade(&state)));

@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use rollcall_core::ConnectionId;
 
 use crate::clients::ClientIndex;
-use crate::config::{AppConfig, Config};
+use crate::cluster::Cluster;
+use crate::config::{AppConfig, Config, EngineKind};
 use crate::hub::{Hub, HubOptions};
 use crate::invitations::Invitations;
 use crate::telemetry::{AppMetrics, Metrics};
@@ -37,6 +38,9 @@ pub struct AppRuntime {
     pub(crate) notices: Option<NoticeSender>,
     /// Its metric handles.
     pub(crate) metrics: AppMetrics,
+    /// The Redis engine, when presence is shared with other nodes; `None` on the memory
+    /// engine, where the hub decides everything itself.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 /// The whole server's shared state.
@@ -60,6 +64,8 @@ pub struct ServerState {
     /// Spreads reconnect delays over the window: a keyed hash of the connection id, so each
     /// connection's delay is random but fixed (a session asks for it more than once).
     jitter: RandomState,
+    /// The Redis engine (`engine = "redis"`), or why it could not be set up.
+    cluster: Option<Result<Arc<Cluster>, String>>,
 }
 
 impl ServerState {
@@ -67,6 +73,10 @@ impl ServerState {
     #[must_use]
     pub fn new(config: Config) -> Self {
         let metrics = Metrics::new();
+        let node_id = config.node_id.unwrap_or_else(rand::random);
+        let cluster = (config.engine == EngineKind::Redis)
+            .then(|| Cluster::new(&config.redis, node_id).map(Arc::new));
+        let shared = cluster.as_ref().and_then(|c| c.as_ref().ok()).cloned();
         let mut webhook_queues = Vec::new();
         let apps = config
             .apps
@@ -95,11 +105,12 @@ impl ServerState {
                     users: UserIndex::default(),
                     notices,
                     metrics: app_metrics,
+                    cluster: shared.clone(),
                 })
             })
             .collect();
         Self {
-            node_id: config.node_id.unwrap_or_else(rand::random),
+            node_id,
             config,
             apps,
             next_connection: AtomicU64::new(1),
@@ -110,7 +121,27 @@ impl ServerState {
             metrics,
             shutdown_started: OnceLock::new(),
             jitter: RandomState::new(),
+            cluster,
         }
+    }
+
+    /// Connects the Redis engine, when the configuration asks for it. Needs a Tokio runtime.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached (or its URL is unusable): the node must not serve without
+    /// the presence it shares with the others.
+    pub async fn start_engine(self: &Arc<Self>) -> Result<(), String> {
+        match &self.cluster {
+            None => Ok(()),
+            Some(Err(error)) => Err(error.clone()),
+            Some(Ok(cluster)) => cluster.start(self).await,
+        }
+    }
+
+    /// The Redis engine, when this node uses one.
+    #[must_use]
+    pub(crate) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref().and_then(|c| c.as_ref().ok())
     }
 
     /// Spawns each app's webhook dispatcher (once; later calls do nothing). Needs a Tokio

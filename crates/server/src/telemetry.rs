@@ -448,6 +448,16 @@ impl std::fmt::Debug for PresenceMetrics {
 }
 
 impl PresenceMetrics {
+    /// Counts an event a shared engine reported by name (`joined`, `left`, `updated`).
+    pub(crate) fn record_kind(&self, kind: &str) {
+        match kind {
+            "joined" => self.joins.increment(1),
+            "left" => self.leaves.increment(1),
+            "updated" => self.updates.increment(1),
+            _ => {}
+        }
+    }
+
     /// Counts the event a transition becomes.
     pub(crate) fn record(&self, transition: &Transition) {
         match transition {

@@ -40,6 +40,7 @@ impl From<HubError> for Failure {
             HubError::Data(e) => return e.clone().into(),
             HubError::AlreadySubscribed => ErrorCode::AlreadySubscribed,
             HubError::NotSubscribed => ErrorCode::NotSubscribed,
+            HubError::Unavailable => ErrorCode::EngineUnavailable,
         };
         Self::new(code, error.to_string())
     }
@@ -176,7 +177,7 @@ impl Session {
     }
 
     /// Carries out `command`, acking on success.
-    pub(crate) fn execute(
+    pub(crate) async fn execute(
         &mut self,
         id: Option<&RequestId>,
         command: &Command,
@@ -188,24 +189,24 @@ impl Session {
         ) {
             self.rate_limit()?;
         }
-        let hub = &self.app.hub;
+        let app = self.app.clone();
         match command {
-            Command::Join { channel, data } => self.join(id, channel, data.as_ref(), now),
+            Command::Join { channel, data } => self.join(id, channel, data.as_ref(), now).await,
             Command::Watch { channel } => {
                 self.require(Action::Watch, channel)?;
                 self.room_for(channel)?;
-                hub.watch(self.requester(id), channel, now)?;
+                app.watch(self.requester(id), channel, now).await?;
                 self.channels.insert(channel.clone());
                 Ok(())
             }
             Command::Leave { channel } => {
-                hub.leave(self.requester(id), channel, now)?;
+                app.leave(self.requester(id), channel, false, now).await?;
                 self.channels.remove(channel);
                 Ok(())
             }
             Command::Update { channel, change } => {
                 let max = self.max_data();
-                hub.update(
+                app.update(
                     self.requester(id),
                     channel,
                     |current| {
@@ -216,17 +217,20 @@ impl Session {
                         self.with_token_data(data)
                     },
                     now,
-                )?;
+                )
+                .await?;
                 Ok(())
             }
             Command::Members { channel, client_id } => {
                 self.require(Action::Watch, channel)?;
-                hub.members(self.requester(id), channel, client_id.as_ref());
+                app.members(self.requester(id), channel, client_id.as_ref())
+                    .await?;
                 Ok(())
             }
             Command::IsPresent { channel, client_id } => {
                 self.require(Action::Watch, channel)?;
-                hub.is_present(self.requester(id), channel, client_id);
+                app.is_present(self.requester(id), channel, client_id)
+                    .await?;
                 Ok(())
             }
             Command::Publish {
@@ -242,7 +246,8 @@ impl Session {
                     echo: *echo,
                     message_id: message_id.as_deref(),
                 };
-                hub.publish(self.requester(id), channel, message, now)?;
+                app.publish(self.requester(id), channel, message, now)
+                    .await?;
                 Ok(())
             }
             Command::Ephemeral {
@@ -252,19 +257,26 @@ impl Session {
             } => {
                 self.require(Action::Publish, channel)?;
                 let data = self.payload(data)?;
-                hub.ephemeral(self.requester(id), channel, &data, *echo, now)?;
+                app.ephemeral(self.requester(id), channel, &data, *echo, now)
+                    .await?;
                 Ok(())
             }
             Command::Invite {
                 channel,
                 client_id,
                 data,
-            } => self.invite(id, channel, client_id, data.as_ref(), now),
+            } => {
+                self.invite(id, channel, client_id, data.as_ref(), now)
+                    .await
+            }
             Command::InviteReply {
                 invitation_id,
                 accept,
                 data,
-            } => self.reply_to_invitation(id, invitation_id, *accept, data.as_ref(), now),
+            } => {
+                self.reply_to_invitation(id, invitation_id, *accept, data.as_ref(), now)
+                    .await
+            }
             Command::Ping => {
                 let text = ServerMessage::Pong { id }.encode();
                 self.outbound.push(&Utf8Bytes::from(text));
@@ -273,7 +285,7 @@ impl Session {
         }
     }
 
-    fn join(
+    async fn join(
         &mut self,
         id: Option<&RequestId>,
         channel: &ChannelName,
@@ -285,13 +297,13 @@ impl Session {
         self.room_for(channel)?;
         let data = self.join_data(data)?;
         self.app
-            .hub
-            .join(self.requester(id), &client, channel, data, None, now)?;
+            .join(self.requester(id), &client, channel, data, None, now)
+            .await?;
         self.channels.insert(channel.clone());
         Ok(())
     }
 
-    fn invite(
+    async fn invite(
         &self,
         id: Option<&RequestId>,
         channel: &ChannelName,
@@ -305,8 +317,12 @@ impl Session {
         if let Some(data) = data {
             self.payload(data)?;
         }
-        let targets = self.app.clients.connections(invitee);
-        if targets.is_empty() {
+        let app = self.app.clone();
+        let delivered = match &app.cluster {
+            Some(cluster) => cluster.client_connections(&app, invitee).await?,
+            None => app.clients.connections(invitee).len(),
+        };
+        if delivered == 0 {
             return Err(Failure::new(
                 ErrorCode::ClientNotConnected,
                 format!("{:?} has no connection to this app", invitee.as_str()),
@@ -314,7 +330,7 @@ impl Session {
         }
         let limits = &self.state.config.limits;
         let expires_at = now + limits.invitation_ttl_ms;
-        let invitation_id = self.app.invitations.create(
+        let invitation_id = app.invitations.create(
             Invitation {
                 channel: channel.clone(),
                 invitee: invitee.clone(),
@@ -325,29 +341,38 @@ impl Session {
             limits.max_pending_invitations,
             now,
         )?;
-        let text = Utf8Bytes::from(
-            ServerMessage::Invitation {
-                invitation_id: &invitation_id,
-                channel,
-                from: &inviter,
-                from_connection_id: self.id,
-                data,
-                ts: now,
-                expires_at,
+        let text = ServerMessage::Invitation {
+            invitation_id: &invitation_id,
+            channel,
+            from: &inviter,
+            from_connection_id: self.id,
+            data,
+            ts: now,
+            expires_at,
+        }
+        .encode();
+        match &app.cluster {
+            Some(cluster) => {
+                let ttl = limits.invitation_ttl_ms;
+                cluster
+                    .send_invitation(&app, &invitation_id, invitee, channel, &text, ttl)
+                    .await?;
             }
-            .encode(),
-        );
-        for target in &targets {
-            target.push(&text);
+            None => {
+                let text = Utf8Bytes::from(text);
+                for target in app.clients.connections(invitee) {
+                    target.push(&text);
+                }
+            }
         }
         self.requester(id).ack(Some(AckResult::Invited {
             invitation_id: &invitation_id,
-            delivered: targets.len(),
+            delivered,
         }));
         Ok(())
     }
 
-    fn reply_to_invitation(
+    async fn reply_to_invitation(
         &mut self,
         id: Option<&RequestId>,
         invitation_id: &str,
@@ -356,8 +381,20 @@ impl Session {
         now: u64,
     ) -> Outcome {
         let invitee = self.client_id()?;
-        let invitations = &self.app.invitations;
-        let Some(invitation) = invitations.find(invitation_id, &invitee, now) else {
+        let app = self.app.clone();
+        let (channel, inviter) = match &app.cluster {
+            Some(cluster) => (
+                cluster
+                    .find_invitation(&app, invitation_id, &invitee)
+                    .await?,
+                None,
+            ),
+            None => match app.invitations.find(invitation_id, &invitee, now) {
+                Some(invitation) => (Some(invitation.channel), Some(invitation.inviter_outbound)),
+                None => (None, None),
+            },
+        };
+        let Some(channel) = channel else {
             return Err(Failure::new(
                 ErrorCode::InvitationNotFound,
                 "no pending invitation with this id for this client (answered, expired or unknown)",
@@ -366,23 +403,32 @@ impl Session {
         // A failed acceptance (say, channel full) leaves the invitation pending, so the invitee
         // can try again or decline.
         if accept {
-            self.join(id, &invitation.channel, data, now)?;
+            self.join(id, &channel, data, now).await?;
         } else {
             self.requester(id).ack(None);
         }
-        if !self.app.invitations.answer(invitation_id) {
-            return Ok(());
+        let text = ServerMessage::InvitationReply {
+            invitation_id,
+            channel: &channel,
+            client_id: &invitee,
+            accepted: accept,
+            ts: now,
         }
-        if let Some(inviter) = invitation.inviter_outbound.upgrade() {
-            let text = ServerMessage::InvitationReply {
-                invitation_id,
-                channel: &invitation.channel,
-                client_id: &invitee,
-                accepted: accept,
-                ts: now,
+        .encode();
+        match &app.cluster {
+            Some(cluster) => {
+                cluster
+                    .answer_invitation(&app, invitation_id, &text)
+                    .await?;
             }
-            .encode();
-            inviter.push(&Utf8Bytes::from(text));
+            None => {
+                // Answered by another device first: reported once only.
+                if app.invitations.answer(invitation_id) {
+                    if let Some(inviter) = inviter.and_then(|weak| weak.upgrade()) {
+                        inviter.push(&Utf8Bytes::from(text));
+                    }
+                }
+            }
         }
         Ok(())
     }

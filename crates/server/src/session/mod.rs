@@ -89,7 +89,7 @@ pub(crate) async fn run(
     finish_writer(writer).await;
 }
 
-/// Admits and authenticates the connection and sends the `session` message; on refusal, queues
+/// Admits and authenticates the connection (its `session` message is sent by `serve`); on refusal, queues
 /// the error and close frame and returns `None`.
 fn open(
     state: &Arc<ServerState>,
@@ -153,7 +153,6 @@ fn open(
         ),
         log,
     };
-    session.greet();
     if let Some(client) = &session.identity.client_id {
         app.clients.add(client, session.id, outbound);
     }
@@ -198,6 +197,12 @@ impl Session {
     }
 
     async fn serve(mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+        // Counted where every node sees it before the client learns it is connected, so that
+        // an invitation sent right after finds it.
+        if let (Some(cluster), Some(client)) = (&self.app.cluster, &self.identity.client_id) {
+            cluster.count_client(&self.app, client, 1).await;
+        }
+        self.greet();
         let heartbeat = self.state.config.heartbeat;
         let mut last_heard = Instant::now();
         let mut next_ping = last_heard + heartbeat.interval();
@@ -226,7 +231,7 @@ impl Session {
                     match message {
                         Message::Text(text) => {
                             self.app.metrics.native.received(text.len());
-                            self.on_text(&text);
+                            self.on_text(&text).await;
                         }
                         Message::Binary(_) => self.send_error(
                             None,
@@ -267,7 +272,7 @@ impl Session {
                     .map(|(code, reason)| End::Server(code, reason))
             })
             .unwrap_or(End::Lost);
-        self.cleanup();
+        self.cleanup().await;
         self.log.closed(self.identity.client_id.as_ref(), end);
     }
 
@@ -309,7 +314,7 @@ impl Session {
         }
     }
 
-    fn on_text(&mut self, text: &str) {
+    async fn on_text(&mut self, text: &str) {
         let request = match decode_request(text) {
             Ok(request) => request,
             Err(error) => {
@@ -318,7 +323,7 @@ impl Session {
             }
         };
         let id = request.id.as_ref();
-        if let Err(failure) = self.execute(id, &request.command, now_ms()) {
+        if let Err(failure) = self.execute(id, &request.command, now_ms()).await {
             self.send_error(id, failure.code, &failure.message);
         }
     }
@@ -330,8 +335,9 @@ impl Session {
 
     /// Leaves every channel at once, so the other members see the leave without waiting for the
     /// socket to finish closing.
-    fn cleanup(&mut self) {
+    async fn cleanup(&mut self) {
         let now = now_ms();
+        let handing_off = self.state.is_shutting_down();
         let who = Requester {
             connection_id: self.id,
             client_id: self.identity.client_id.as_ref(),
@@ -339,12 +345,16 @@ impl Session {
             protocol: Protocol::Native,
             answer: Answer::Silent,
         };
-        for channel in self.channels.drain() {
+        let app = self.app.clone();
+        for channel in std::mem::take(&mut self.channels) {
             // The connection subscribed to each of these, so leaving cannot fail.
-            let _ = self.app.hub.leave(who, &channel, now);
+            let _ = app.leave(who, &channel, handing_off, now).await;
         }
         if let Some(client) = &self.identity.client_id {
             self.app.clients.remove(client, self.id);
+            if let (Some(cluster), false) = (&app.cluster, handing_off) {
+                cluster.count_client(&app, client, -1).await;
+            }
         }
         self.outbound.close(None, CloseCode::Normal, "");
     }

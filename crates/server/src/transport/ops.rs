@@ -40,13 +40,24 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
         .into_response()
 }
 
-/// Ready to take connections: serving and not shutting down. The single-node memory engine is
-/// in-process, so it is always reachable; a networked engine (Redis) will be checked here too.
-/// While the server drains, 503 tells load balancers to send new clients elsewhere.
+/// Ready to take connections: serving, not shutting down, and — on the Redis engine — Redis
+/// answering and its events arriving. While the server drains or Redis is out of reach, 503
+/// tells load balancers to send new clients elsewhere; connected clients stay.
 async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     if state.is_shutting_down() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
-    } else {
-        "ready\n".into_response()
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
+    if let Some(cluster) = state.cluster() {
+        if !cluster.is_up() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "degraded: Redis at {} unreachable\n",
+                    cluster.redacted_url()
+                ),
+            )
+                .into_response();
+        }
+    }
+    "ready\n".into_response()
 }

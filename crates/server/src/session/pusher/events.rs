@@ -69,7 +69,13 @@ impl Watchlist {
 impl PusherSession {
     /// Relays a client event to the channel's other subscribers, both protocols. On the native
     /// side it is a `message` whose data is `{"event": name, "data": payload}`.
-    pub(super) fn client_event(&mut self, event: &str, name: &str, data: &RawValue, now: u64) {
+    pub(super) async fn client_event(
+        &mut self,
+        event: &str,
+        name: &str,
+        data: &RawValue,
+        now: u64,
+    ) {
         let pusher = &self.app.config.pusher;
         if !pusher.enable_client_events {
             self.error(
@@ -132,8 +138,10 @@ impl PusherSession {
             echo: false,
             message_id: None,
         };
-        // The connection is subscribed (checked above), so publishing cannot fail.
-        let _ = self.app.hub.publish(who, &channel, message, now);
+        let app = self.app.clone();
+        // The connection is subscribed (checked above), so publishing fails only when Redis
+        // is out of reach; Pusher has no way to tell the sender, so the event is dropped.
+        let _ = app.publish(who, &channel, message, now).await;
         if let Some(notices) = &self.app.notices {
             notices.send(Notice::ClientEvent {
                 channel,

@@ -296,7 +296,7 @@ impl PusherSession {
                     match message {
                         Message::Text(text) => {
                             self.app.metrics.pusher.received(text.len());
-                            self.on_text(&text);
+                            self.on_text(&text).await;
                         }
                         Message::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
                         Message::Ping(_) | Message::Pong(_) => {}
@@ -335,7 +335,7 @@ impl PusherSession {
                     .map(|(code, reason)| End::Server(code, reason))
             })
             .unwrap_or(End::Lost);
-        self.cleanup();
+        self.cleanup().await;
         self.log.closed(self.user.as_ref().map(|u| &u.id), end);
     }
 
@@ -353,7 +353,7 @@ impl PusherSession {
         }
     }
 
-    fn on_text(&mut self, text: &str) {
+    async fn on_text(&mut self, text: &str) {
         let frame = match wire::decode(text) {
             Ok(frame) => frame,
             Err(error) => {
@@ -367,8 +367,11 @@ impl PusherSession {
                 channel,
                 auth,
                 channel_data,
-            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref(), now),
-            ClientFrame::Unsubscribe { channel } => self.unsubscribe(&channel, now),
+            } => {
+                self.subscribe(&channel, auth.as_deref(), channel_data.as_deref(), now)
+                    .await;
+            }
+            ClientFrame::Unsubscribe { channel } => self.unsubscribe(&channel, now).await,
             ClientFrame::Ping => self.send(&wire::pong()),
             ClientFrame::Pong => {}
             ClientFrame::Other(event) => {
@@ -379,19 +382,21 @@ impl PusherSession {
                 event,
                 channel,
                 data,
-            } => self.client_event(&event, &channel, &data, now),
+            } => self.client_event(&event, &channel, &data, now).await,
         }
     }
 
     /// Leaves every channel at once, so the other members see the leave without waiting for the
     /// socket to finish closing.
-    fn cleanup(&mut self) {
+    async fn cleanup(&mut self) {
         let now = now_ms();
+        let handing_off = self.state.is_shutting_down();
         let channels: Vec<(ChannelName, Subscription)> = self.channels.drain().collect();
+        let app = self.app.clone();
         for (channel, subscription) in &channels {
             let who = self.requester(subscription.user_id.as_ref(), Answer::Silent);
             // The connection subscribed to each of these, so leaving cannot fail.
-            let _ = self.app.hub.leave(who, channel, now);
+            let _ = app.leave(who, channel, handing_off, now).await;
         }
         if let Some(user) = &self.user {
             self.app.users.remove(&user.id, self.id);

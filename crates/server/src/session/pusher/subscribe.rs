@@ -55,7 +55,7 @@ fn user_id_of(value: &Value) -> Option<ClientId> {
 }
 
 impl PusherSession {
-    pub(super) fn subscribe(
+    pub(super) async fn subscribe(
         &mut self,
         name: &str,
         auth: Option<&str>,
@@ -77,7 +77,7 @@ impl PusherSession {
             self.error(None, &format!("Existing subscription to channel {name}"));
             return;
         }
-        match self.try_subscribe(&channel, auth, channel_data, now) {
+        match self.try_subscribe(&channel, auth, channel_data, now).await {
             // A signed subscription is what makes an authorized connection (besides signing in).
             Ok(()) if Kind::of(name).needs_auth() => self.authorized(),
             Ok(()) => {}
@@ -90,7 +90,7 @@ impl PusherSession {
         }
     }
 
-    fn try_subscribe(
+    async fn try_subscribe(
         &mut self,
         channel: &ChannelName,
         auth: Option<&str>,
@@ -109,11 +109,12 @@ impl PusherSession {
         if kind.needs_auth() {
             self.check_signature(channel, kind, auth, channel_data)?;
         }
-        let hub = &self.app.hub;
+        let app = self.app.clone();
         if kind != Kind::Presence {
             let who = self.requester(None, Answer::Pusher);
-            hub.watch(who, channel, now)
-                .map_err(|e| Refusal::new("Error", 500, e.to_string()))?;
+            app.watch(who, channel, now)
+                .await
+                .map_err(|e| refusal(&e))?;
             self.channels
                 .insert(channel.clone(), Subscription { user_id: None });
             return Ok(());
@@ -122,14 +123,17 @@ impl PusherSession {
         let pusher = &self.app.config.pusher;
         let who = self.requester(Some(&user), Answer::Pusher);
         // First connection's user_info wins until the user has fully left, as on Pusher.
-        match hub.join(
-            who,
-            &user,
-            channel,
-            JoinData::Initial(data),
-            Some(pusher.max_presence_members),
-            now,
-        ) {
+        match app
+            .join(
+                who,
+                &user,
+                channel,
+                JoinData::Initial(data),
+                Some(pusher.max_presence_members),
+                now,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(HubError::Presence(PresenceError::ChannelFull { .. })) => {
                 return Err(Refusal::new(
@@ -138,7 +142,7 @@ impl PusherSession {
                     "The maximum members per presence channel limit was reached",
                 ));
             }
-            Err(e) => return Err(Refusal::new("Error", 500, e.to_string())),
+            Err(e) => return Err(refusal(&e)),
         }
         self.channels.insert(
             channel.clone(),
@@ -242,7 +246,7 @@ impl PusherSession {
         }
     }
 
-    pub(super) fn unsubscribe(&mut self, name: &str, now: u64) {
+    pub(super) async fn unsubscribe(&mut self, name: &str, now: u64) {
         if name.starts_with(SERVER_TO_USER_PREFIX) {
             if let Some(user) = &mut self.user {
                 user.user_channel = false;
@@ -258,7 +262,19 @@ impl PusherSession {
             return;
         };
         let who = self.requester(subscription.user_id.as_ref(), Answer::Silent);
+        let app = self.app.clone();
         // The connection subscribed, so leaving cannot fail.
-        let _ = self.app.hub.leave(who, &channel, now);
+        let _ = app.leave(who, &channel, false, now).await;
     }
+}
+
+/// A subscription the engine refused for a reason the client cannot fix: 503 when Redis is
+/// out of reach (try again), 500 otherwise.
+fn refusal(error: &HubError) -> Refusal {
+    let status = if *error == HubError::Unavailable {
+        503
+    } else {
+        500
+    };
+    Refusal::new("Error", status, error.to_string())
 }

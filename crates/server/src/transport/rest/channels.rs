@@ -79,7 +79,12 @@ pub(super) async fn list(
         }
     }
     let mut channels = Map::new();
-    for info in request.app.hub.occupied_channels(prefix) {
+    let occupied = request
+        .app
+        .occupied_channels(prefix)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    for info in occupied {
         let mut attributes = Map::new();
         if user_count {
             attributes.insert("user_count".into(), json!(info.user_count));
@@ -102,7 +107,11 @@ pub(super) async fn one(
     let request = get_signed(&state, &app_id, &uri, query.as_deref())?;
     let channel = channel_name(&name)?;
     let hub = &request.app.hub;
-    let info = hub.channel_info(&channel);
+    let info = request
+        .app
+        .channel_info(&channel)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
     let mut answer = Map::new();
     answer.insert("occupied".into(), json!(info.subscription_count > 0));
     for attribute in wanted(&request) {
@@ -157,8 +166,9 @@ pub(super) async fn users(
     let channel = channel_name(&name)?;
     let users: Vec<Value> = request
         .app
-        .hub
         .member_ids(&channel)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?
         .iter()
         .map(|id| json!({"id": id}))
         .collect();

@@ -137,7 +137,11 @@ fn validate(body: TriggerBody, max_data: usize) -> Result<Trigger, ApiError> {
 }
 
 /// Delivers a validated event; returns the `info` the caller asked for, per channel.
-fn deliver(app: &AppRuntime, trigger: &Trigger, now: u64) -> Result<Map<String, Value>, ApiError> {
+async fn deliver(
+    app: &AppRuntime,
+    trigger: &Trigger,
+    now: u64,
+) -> Result<Map<String, Value>, ApiError> {
     #[derive(Serialize)]
     struct Envelope<'a> {
         event: &'a str,
@@ -155,11 +159,13 @@ fn deliver(app: &AppRuntime, trigger: &Trigger, now: u64) -> Result<Map<String, 
     for (name, target) in &trigger.targets {
         match target {
             Target::Channel(channel) => {
-                app.hub.trigger(channel, &envelope, trigger.skip, now);
+                app.trigger(channel, &envelope, trigger.skip, now)
+                    .await
+                    .map_err(|e| ApiError::unavailable(&e))?;
                 if !trigger.info.is_empty() {
                     info.insert(
                         name.clone(),
-                        channel_attributes(app, channel, &trigger.info)?,
+                        channel_attributes(app, channel, &trigger.info).await?,
                     );
                 }
             }
@@ -178,12 +184,15 @@ fn deliver(app: &AppRuntime, trigger: &Trigger, now: u64) -> Result<Map<String, 
 }
 
 /// The `info` attributes of a channel for a trigger's answer.
-fn channel_attributes(
+async fn channel_attributes(
     app: &AppRuntime,
     channel: &ChannelName,
     wanted: &[String],
 ) -> Result<Value, ApiError> {
-    let counts = app.hub.channel_info(channel);
+    let counts = app
+        .channel_info(channel)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
     let mut attributes = Map::new();
     for attribute in wanted {
         match attribute.as_str() {
@@ -233,7 +242,7 @@ pub(super) async fn trigger(
     let app = &request.app;
     let max = state.config.limits.max_message_bytes;
     let trigger = validate(parse_body(&request.body)?, max)?;
-    let info = deliver(app, &trigger, now_ms())?;
+    let info = deliver(app, &trigger, now_ms()).await?;
     Ok(if trigger.info.is_empty() {
         json(&json!({}))
     } else {
@@ -268,7 +277,7 @@ pub(super) async fn batch(
     let mut answers = Vec::with_capacity(triggers.len());
     let mut any_info = false;
     for trigger in &triggers {
-        let info = deliver(app, trigger, now)?;
+        let info = deliver(app, trigger, now).await?;
         any_info |= !trigger.info.is_empty();
         // In a batch each event has one channel, so its info is that channel's attributes.
         answers.push(info.into_iter().next().map_or(json!({}), |(_, v)| v));

@@ -63,6 +63,11 @@ impl ApiError {
         }
     }
 
+    /// 503 when the presence engine (Redis) is out of reach.
+    pub(crate) fn unavailable(error: &crate::hub::HubError) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+    }
+
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
