@@ -97,7 +97,12 @@ async function startRedis() {
  * Starts `rollcall serve --engine redis` as node `nodeId` with the suite's app; resolves with
  * `{ port, nodeId, stop, kill, output }`.
  */
-async function startNode({ redisUrl, nodeId, leaseMs = 2000 }) {
+async function startNode({ redisUrl, nodeId, leaseMs = 2000, webhookUrl }) {
+  const hooks = webhookUrl ? `
+[[apps.pusher.webhooks]]
+url = "${webhookUrl}"
+event_types = ["member_removed", "channel_vacated"]
+` : '';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-cluster-'));
   const config = path.join(dir, 'rollcall.toml');
   fs.writeFileSync(config, `
@@ -114,7 +119,7 @@ secret = "${APP.secret}"
 [apps.pusher]
 enable_client_events = true
 max_presence_members = 10
-`);
+${hooks}`);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROLLCALL_')));
   const child = spawn(BINARY, [
     'serve', '--config', config, '--node-id', String(nodeId),

@@ -8,6 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const {
   once, onceWithMeta, never, serverSdk, connectClient, subscribe, disconnect, within,
+  webhookReceiver,
 } = require('./helpers');
 const { startCluster } = require('./cluster-helpers');
 
@@ -145,9 +146,10 @@ test('events triggered on node A and client events from node A reach node B', as
   await noEcho;
 });
 
-test('a killed node\'s users are removed once at the other node', async () => {
+test('a killed node\'s users are removed once at the other node, webhooks included', async () => {
   // A cluster of its own: this test kills a node.
-  const own = await startCluster(2);
+  const hooks = await webhookReceiver();
+  const own = await startCluster(2, { webhookUrl: hooks.url });
   const [survivor, doomed] = own.nodes;
   try {
     const watcher = await client(survivor, { user_id: 'watcher' });
@@ -167,8 +169,15 @@ test('a killed node\'s users are removed once at the other node', async () => {
     await new Promise((r) => setTimeout(r, 2000));
     assert.deepEqual(removed.sort(), ['d1', 'd2'], 'each exactly once');
     assert.deepEqual(memberIds(room.members), ['watcher']);
+    // The survivor that reaped them sends their member_removed webhooks, once each.
+    const removedHooks = hooks.received
+      .flatMap((r) => JSON.parse(r.rawBody).events)
+      .filter((e) => e.name === 'member_removed' && e.channel === 'presence-doom')
+      .map((e) => e.user_id);
+    assert.deepEqual(removedHooks.sort(), ['d1', 'd2']);
   } finally {
     await Promise.all(clients.splice(0).map(disconnect));
     await own.stop();
+    await hooks.close();
   }
 });

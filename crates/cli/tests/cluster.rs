@@ -245,6 +245,9 @@ struct Node {
 
 /// The settings every node of a test shares, as a config file fragment.
 const COMMON_CONFIG: &str = r#"
+[admin]
+token = "cluster-admin-token-0123456789"
+
 [shutdown]
 drain_timeout_ms = 3000
 reconnect_window_ms = 500
@@ -461,11 +464,32 @@ impl Cluster {
 
 /// Sends one request; the status and body, or `None` when the node cannot be reached.
 async fn http(addr: &str, method: &str, target: &str, body: &str) -> Option<(u16, String)> {
+    http_with(addr, method, target, body, "").await
+}
+
+/// An admin API `GET` (the token of `COMMON_CONFIG`), its body parsed.
+async fn admin_get(addr: &str, target: &str) -> Value {
+    let header = "authorization: Bearer cluster-admin-token-0123456789\r\n";
+    let (status, body) = http_with(addr, "GET", target, "", header)
+        .await
+        .unwrap_or_else(|| panic!("{addr}: no answer to GET {target}"));
+    assert_eq!(status, 200, "{addr} GET {target}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// [`http`] with extra header lines (each ending in CRLF).
+async fn http_with(
+    addr: &str,
+    method: &str,
+    target: &str,
+    body: &str,
+    headers: &str,
+) -> Option<(u16, String)> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.ok()?;
         let request = format!(
             "{method} {target} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+             {headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.ok()?;
@@ -1353,6 +1377,53 @@ impl RawPusher {
 }
 
 #[tokio::test]
+async fn the_admin_api_of_either_node_shows_every_node() {
+    let cluster = Cluster::start("admin", 2, Via::Flags).await;
+    let (a, b) = (cluster.addr(0), cluster.addr(1));
+    let mut ann = Client::connect(&a, Some("ann")).await;
+    ann.join("room", json!({"name": "Ann"})).await;
+    let mut bob = Client::connect(&b, Some("bob")).await;
+    bob.join("room", json!({"name": "Bob"})).await;
+    let mut cat = Client::connect(&b, Some("cat")).await;
+    cat.watch("room").await;
+
+    for addr in [&a, &b] {
+        let page = admin_get(addr, "/api/apps/123/channels/room/members").await;
+        assert_eq!(page["count"], 2, "{addr}: {page}");
+        let names: Vec<&str> = page["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["client_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ann", "bob"], "{addr}: {page}");
+        assert_eq!(
+            page["members"][1]["data"],
+            json!({"name": "Bob"}),
+            "{addr}: {page}"
+        );
+
+        let stats = admin_get(addr, "/api/stats").await;
+        let app = &stats["apps"][0];
+        assert_eq!(
+            (&app["channels"], &app["subscriptions"], &app["members"]),
+            (&json!(1), &json!(3), &json!(2)),
+            "{addr}: {stats}"
+        );
+        let channels = admin_get(addr, "/api/apps/123/channels").await;
+        assert_eq!(
+            channels["channels"][0]["name"], "room",
+            "{addr}: {channels}"
+        );
+        assert_eq!(channels["channels"][0]["members"], 2, "{addr}: {channels}");
+        assert_eq!(
+            channels["channels"][0]["subscriptions"], 3,
+            "{addr}: {channels}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn invitations_and_replies_cross_nodes() {
     let cluster = Cluster::start("invite", 2, Via::Flags).await;
     let (a, b) = (cluster.addr(0), cluster.addr(1));
@@ -1577,7 +1648,8 @@ async fn an_empty_redis_restart_restores_presence_without_spurious_events() {
     carol.watch("room").await;
     dave.watch("room").await;
     let mut ann = Client::connect(&a, Some("ann")).await;
-    ann.join("room", json!({"name": "Ann"})).await;
+    let joined = ann.join("room", json!({"name": "Ann"})).await;
+    let ann_joined_at = member(&joined, "ann")["joined_at"].clone();
     let mut bob = Client::connect(&b, Some("bob")).await;
     bob.join("room", json!({"name": "Bob"})).await;
     // frank will leave while Redis is away.
@@ -1622,6 +1694,8 @@ async fn an_empty_redis_restart_restores_presence_without_spurious_events() {
             let snapshot = fresh_watch(addr, "room").await;
             if ids(&snapshot) == ["ann", "bob"] {
                 assert_eq!(member(&snapshot, "ann")["data"], json!({"name": "Ann"}));
+                // Put back as it was, not as new.
+                assert_eq!(member(&snapshot, "ann")["joined_at"], ann_joined_at);
                 assert_eq!(member(&snapshot, "bob")["data"], json!({"name": "Bob"}));
                 break;
             }

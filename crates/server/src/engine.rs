@@ -6,7 +6,7 @@
 use rollcall_core::{ChannelName, ClientId, ConnectionId, DataError, MemberData};
 use serde_json::value::RawValue;
 
-use crate::hub::{ChannelInfo, HubError, JoinData, Publication, Requester};
+use crate::hub::{ChannelInfo, HubError, HubTotals, JoinData, MemberPage, Publication, Requester};
 use crate::state::AppRuntime;
 
 impl AppRuntime {
@@ -204,6 +204,43 @@ impl AppRuntime {
         match &self.cluster {
             Some(cluster) => cluster.channel_info(self, channel).await,
             None => Ok(self.hub.channel_info(channel)),
+        }
+    }
+
+    /// Channels, subscriptions and members of the app, over every node.
+    ///
+    /// # Errors
+    /// [`HubError::Unavailable`] on a shared engine that cannot be reached.
+    pub(crate) async fn totals(&self) -> Result<HubTotals, HubError> {
+        match &self.cluster {
+            Some(cluster) => {
+                let channels = cluster.channels(self, "").await?;
+                Ok(HubTotals {
+                    channels: channels.len(),
+                    subscriptions: channels.iter().map(|c| c.subscription_count).sum(),
+                    members: channels.iter().map(|c| c.user_count).sum(),
+                })
+            }
+            None => Ok(self.hub.totals()),
+        }
+    }
+
+    /// A page of the channel's members over every node, for the admin API.
+    ///
+    /// # Errors
+    /// [`HubError::Unavailable`] on a shared engine that cannot be reached.
+    pub(crate) async fn member_page(
+        &self,
+        channel: &ChannelName,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> Result<MemberPage, HubError> {
+        match &self.cluster {
+            Some(cluster) => {
+                let (seq, members) = cluster.snapshot(self, channel).await?;
+                Ok(MemberPage::of(seq, members.iter(), after, limit))
+            }
+            None => Ok(self.hub.member_page(channel, after, limit)),
         }
     }
 

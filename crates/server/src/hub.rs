@@ -185,6 +185,34 @@ pub struct MemberPage {
     pub more: bool,
 }
 
+impl MemberPage {
+    /// Up to `limit` of `members` whose client id sorts after `after`, in client id order.
+    pub(crate) fn of<'m>(
+        seq: u64,
+        members: impl Iterator<Item = &'m Member>,
+        after: Option<&ClientId>,
+        limit: usize,
+    ) -> Self {
+        let mut total = 0;
+        let mut candidates: Vec<&Member> = members
+            .inspect(|_| total += 1)
+            .filter(|m| after.is_none_or(|after| m.client_id > *after))
+            .collect();
+        let more = candidates.len() > limit;
+        if more {
+            candidates.select_nth_unstable_by(limit, |a, b| a.client_id.cmp(&b.client_id));
+            candidates.truncate(limit);
+        }
+        candidates.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+        Self {
+            seq,
+            total,
+            members: candidates.into_iter().cloned().collect(),
+            more,
+        }
+    }
+}
+
 /// A cache channel's remembered event, for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheInfo {
@@ -951,24 +979,7 @@ impl Hub {
     ) -> MemberPage {
         let shard = self.shard(channel).lock();
         let seq = shard.channels.get(channel).map_or(0, |s| s.seq);
-        let total = shard.registry.member_count(channel);
-        let mut candidates: Vec<&Member> = shard
-            .registry
-            .members(channel)
-            .filter(|m| after.is_none_or(|after| m.client_id > *after))
-            .collect();
-        let more = candidates.len() > limit;
-        if more {
-            candidates.select_nth_unstable_by(limit, |a, b| a.client_id.cmp(&b.client_id));
-            candidates.truncate(limit);
-        }
-        candidates.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
-        MemberPage {
-            seq,
-            total,
-            members: candidates.into_iter().cloned().collect(),
-            more,
-        }
+        MemberPage::of(seq, shard.registry.members(channel), after, limit)
     }
 }
 

@@ -15,13 +15,14 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use redis::Value;
-use rollcall_core::ChannelName;
+use rollcall_core::{ChannelName, ClientId};
 
 use super::wire::{int, text, texts};
 use super::{Cluster, scripts};
 use crate::hub::LocalChannel;
 use crate::session::now_ms;
 use crate::state::ServerState;
+use crate::webhooks::Notice;
 
 /// How far a channel's sequence number jumps when Redis lost it: past anything any node may
 /// have delivered, so that no node takes a new event for one it already has. Clients see a
@@ -86,7 +87,7 @@ impl Cluster {
                 continue;
             };
             if node != self.node {
-                if let Err(error) = self.reap_if_unclaimed(node).await {
+                if let Err(error) = self.reap_if_unclaimed(state, node).await {
                     self.failed(&error);
                     return;
                 }
@@ -126,7 +127,7 @@ impl Cluster {
                 if let Some((client, data)) = &leave.member {
                     local
                         .entries
-                        .push((leave.connection, client.clone(), data.clone()));
+                        .push((leave.connection, client.clone(), data.clone(), now));
                 }
             }
             for local in channels.into_values() {
@@ -141,10 +142,11 @@ impl Cluster {
                     .arg(floor)
                     .arg(now)
                     .arg(u8::from(silent));
-                for (conn, client, data) in &local.entries {
+                for (conn, client, data, joined_at) in &local.entries {
                     call.arg(conn.to_string())
                         .arg(client.as_str())
-                        .arg(data.as_json());
+                        .arg(data.as_json())
+                        .arg(joined_at);
                 }
                 restored += int(&call.invoke_async::<Value>(&mut redis).await?);
             }
@@ -184,7 +186,7 @@ impl Cluster {
         failed.map_or(Ok(()), Err)
     }
 
-    async fn reap_if_unclaimed(&self, node: u32) -> redis::RedisResult<()> {
+    async fn reap_if_unclaimed(&self, state: &ServerState, node: u32) -> redis::RedisResult<()> {
         let Ok(mut redis) = self.commands() else {
             return Ok(());
         };
@@ -201,18 +203,18 @@ impl Cluster {
             return Ok(());
         }
         tracing::warn!(node, "a node's lease lapsed; removing its members");
-        let result = self.reap(node).await;
+        let result = self.reap(state, node).await;
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&claim).query_async(&mut redis).await;
         result
     }
 
-    /// Removes every entry of `node`, in batches.
-    pub(super) async fn reap(&self, node: u32) -> redis::RedisResult<()> {
+    /// Removes every entry of `node`, in batches, and sends the webhooks of what that did.
+    pub(super) async fn reap(&self, state: &ServerState, node: u32) -> redis::RedisResult<()> {
         let Ok(mut redis) = self.commands() else {
             return Ok(());
         };
         loop {
-            let more: u64 = scripts::REAP
+            let reply: Vec<Value> = scripts::REAP
                 .prepare_invoke()
                 .arg(&self.prefix)
                 .arg(node)
@@ -220,9 +222,31 @@ impl Cluster {
                 .arg(REAP_BATCH)
                 .invoke_async(&mut redis)
                 .await?;
-            if more == 0 {
+            for row in reply.get(1..).unwrap_or_default().chunks_exact(3) {
+                notify_reaped(state, &row[0], &row[1], &row[2]);
+            }
+            if reply.first().map_or(0, int) == 0 {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The webhook of one change a reap made: `member_removed` for a member that left, or
+/// `channel_vacated` (empty `client`) for a channel left without subscribers.
+fn notify_reaped(state: &ServerState, app: &Value, channel: &Value, client: &Value) {
+    let (Some(app), Some(channel), Some(client)) = (text(app), text(channel), text(client)) else {
+        return;
+    };
+    let Some(notices) = state.app_by_id(&app).and_then(|a| a.notices.as_ref()) else {
+        return;
+    };
+    let Ok(channel) = ChannelName::parse(&channel) else {
+        return;
+    };
+    if client.is_empty() {
+        notices.send(Notice::ChannelVacated { channel });
+    } else if let Ok(user_id) = ClientId::parse(&client) {
+        notices.send(Notice::MemberRemoved { channel, user_id });
     }
 }

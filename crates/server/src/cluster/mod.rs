@@ -99,7 +99,7 @@ impl Cluster {
         let _ = self.commands.set(manager);
         // Connection ids restart at 1 with the process: whatever this node id left in Redis
         // belongs to connections that are gone, and would collide with the new ones.
-        self.reap(self.node)
+        self.reap(state, self.node)
             .await
             .map_err(|e| format!("Redis at {}: {e}", self.redacted_url()))?;
         self.renew_lease(state).await;

@@ -159,21 +159,32 @@ return {status, redis.call('ZRANGEBYSCORE', nodes, '-inf', now)}
 
 /// Removes up to ARGV 4 of a dead node's (ARGV 2) presence entries, publishing a leave for
 /// each member that had no other connection; once none remain, its subscriber counts and its
-/// lease go too and the node is marked reaped. ARGV 3 now. Returns 1 while entries remain.
+/// lease go too and the node is marked reaped. ARGV 3 now. Returns `{more, ...}`: `more` is 1
+/// while entries remain, followed by (app, channel, client) for each member that left and
+/// (app, channel, '') for each channel left without subscribers, for webhooks.
 pub(super) static REAP: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 local dead = ARGV[2]
+local out = {1}
+local function report(app, channel, client)
+  table.insert(out, app)
+  table.insert(out, channel)
+  table.insert(out, client)
+end
 local entries = P .. ':node:' .. dead .. ':e'
 for _, item in ipairs(redis.call('SPOP', entries, tonumber(ARGV[4]))) do
   local app, channel, conn = string.match(item, '^([^\n]*)\n([^\n]*)\n(.*)$')
-  if app then leave_conn(keys(app, channel), conn, ARGV[3]) end
+  if app then
+    local kind, _, client = leave_conn(keys(app, channel), conn, ARGV[3])
+    if kind == 'left' then report(app, channel, client) end
+  end
 end
-if redis.call('SCARD', entries) > 0 then return 1 end
+if redis.call('SCARD', entries) > 0 then return out end
 local subs = P .. ':node:' .. dead .. ':s'
 for _, item in ipairs(redis.call('SMEMBERS', subs)) do
   local app, channel = string.match(item, '^([^\n]*)\n(.*)$')
-  if app then unsubscribe(keys(app, channel), dead, true) end
+  if app and unsubscribe(keys(app, channel), dead, true) == 1 then report(app, channel, '') end
 end
 redis.call('DEL', subs)
 local clients = P .. ':node:' .. dead .. ':cl'
@@ -184,7 +195,8 @@ end
 redis.call('DEL', clients)
 redis.call('ZREM', P .. ':nodes', dead)
 redis.call('SET', P .. ':reaped:' .. dead, '1', 'PX', 86400000)
-return 0
+out[1] = 0
+return out
 ",
     )
 });
@@ -192,7 +204,8 @@ return 0
 /// Puts back one channel's entries of this node after Redis lost them: ARGV 4 node, 5 its
 /// subscriber count, 6 the highest sequence number the node has delivered (the channel's
 /// number never goes below it), 7 now, 8 `silent` (1: nobody saw these members leave, so no
-/// event; 0: they were reaped, so they join again), then (conn, client, data) triples.
+/// event; 0: they were reaped, so they join again), then (conn, client, data, joined at)
+/// quadruples: a member put back silently keeps the times it had.
 pub(super) static RESTORE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
@@ -205,11 +218,13 @@ if tonumber(ARGV[5]) > 0 then
   redis.call('SADD', P .. ':node:' .. node .. ':s', k.app .. '\n' .. k.name)
 end
 local restored = 0
-for i = 9, #ARGV, 3 do
+for i = 9, #ARGV, 4 do
   local conn, client = ARGV[i], ARGV[i + 1]
   if redis.call('HEXISTS', k.c, conn) == 0 then
-    local kind, reason = add_conn(k, conn, client, 'initial', ARGV[i + 2], ARGV[7])
-    if ARGV[8] ~= '1' then emit(k, ARGV[7], kind, conn, reason, member_json(k, client)) end
+    local at = ARGV[7]
+    if ARGV[8] == '1' then at = ARGV[i + 3] end
+    local kind, reason = add_conn(k, conn, client, 'initial', ARGV[i + 2], at)
+    if ARGV[8] ~= '1' then emit(k, at, kind, conn, reason, member_json(k, client)) end
     restored = restored + 1
   end
 end

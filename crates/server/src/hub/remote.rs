@@ -121,8 +121,8 @@ pub(crate) struct LocalChannel {
     pub(crate) subscribers: usize,
     /// The last sequence number this node delivered.
     pub(crate) seq: u64,
-    /// This node's connections in its presence, with their member and data.
-    pub(crate) entries: Vec<(ConnectionId, ClientId, MemberData)>,
+    /// This node's connections in its presence, with their member, data and when they joined.
+    pub(crate) entries: Vec<(ConnectionId, ClientId, MemberData, u64)>,
 }
 
 impl Hub {
@@ -354,9 +354,10 @@ impl Hub {
                         .registry
                         .members(name)
                         .flat_map(|m| {
-                            m.connections
-                                .iter()
-                                .map(|c| (c.connection_id, m.client_id.clone(), m.data.clone()))
+                            m.connections.iter().map(|c| {
+                                let client = m.client_id.clone();
+                                (c.connection_id, client, m.data.clone(), c.joined_at)
+                            })
                         })
                         .collect(),
                 });

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::WebState;
 use super::admin::{self, AdminError};
 use crate::auth::{ChannelPattern, Grants, TokenClaims, mint_token};
+use crate::hub::HubError;
 use crate::state::AppRuntime;
 
 /// Channels listed by default, and at most.
@@ -35,6 +36,17 @@ pub(super) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+}
+
+impl From<HubError> for ApiError {
+    /// The only error the read paths can meet: Redis out of reach.
+    fn from(error: HubError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_unavailable",
+            error.to_string(),
+        )
+    }
 }
 
 impl ApiError {
@@ -167,22 +179,18 @@ pub(super) async fn stats(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&web, &headers)?;
-    let apps = web
-        .server
-        .apps()
-        .iter()
-        .map(|app| {
-            let totals = app.hub.totals();
-            AppStats {
-                id: app.config.id.as_str(),
-                key: &app.config.key,
-                allow_anonymous: app.config.allow_anonymous,
-                channels: totals.channels,
-                subscriptions: totals.subscriptions,
-                members: totals.members,
-            }
-        })
-        .collect();
+    let mut apps = Vec::new();
+    for app in web.server.apps() {
+        let totals = app.totals().await?;
+        apps.push(AppStats {
+            id: app.config.id.as_str(),
+            key: &app.config.key,
+            allow_anonymous: app.config.allow_anonymous,
+            channels: totals.channels,
+            subscriptions: totals.subscriptions,
+            members: totals.members,
+        });
+    }
     Ok(answer(Stats {
         server_version: crate::SERVER_VERSION,
         node_id: web.server.node_id,
@@ -225,8 +233,8 @@ pub(super) async fn channels(
     let app = app(&web, &app_id)?;
     let limit = limit(params.limit, CHANNELS_DEFAULT, CHANNELS_MAX)?;
     let mut found = app
-        .hub
-        .occupied_channels(params.prefix.as_deref().unwrap_or(""));
+        .occupied_channels(params.prefix.as_deref().unwrap_or(""))
+        .await?;
     let total = found.len();
     found.sort_unstable_by(|a, b| {
         (b.user_count, b.subscription_count)
@@ -290,7 +298,7 @@ pub(super) async fn members(
             )
         })?;
     let limit = limit(params.limit, MEMBERS_DEFAULT, MEMBERS_MAX)?;
-    let page = app.hub.member_page(&channel, after.as_ref(), limit);
+    let page = app.member_page(&channel, after.as_ref(), limit).await?;
     let next = if page.more {
         page.members.last().map(|m| m.client_id.clone())
     } else {
