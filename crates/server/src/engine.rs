@@ -2,6 +2,9 @@
 //! decides and fans out, or through Redis on the Redis engine (`cluster`), where a script
 //! decides and the hub fans out what comes back. Sessions and HTTP handlers call these and need
 //! not know which engine runs.
+//!
+//! The Redis paths are boxed: their futures are large, and a session's future — allocated once
+//! per connection and sized for its largest await — must stay as small as on the memory engine.
 
 use rollcall_core::{ChannelName, ClientId, ConnectionId, DataError, MemberData};
 use serde_json::value::RawValue;
@@ -25,9 +28,7 @@ impl AppRuntime {
     ) -> Result<(), HubError> {
         match &self.cluster {
             Some(cluster) => {
-                cluster
-                    .join(self, who, client, channel, data, max_members, now)
-                    .await
+                Box::pin(cluster.join(self, who, client, channel, data, max_members, now)).await
             }
             None => self.hub.join(who, client, channel, data, max_members, now),
         }
@@ -44,7 +45,7 @@ impl AppRuntime {
         now: u64,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.watch(self, who, channel, now).await,
+            Some(cluster) => Box::pin(cluster.watch(self, who, channel, now)).await,
             None => self.hub.watch(who, channel, now),
         }
     }
@@ -63,7 +64,7 @@ impl AppRuntime {
         now: u64,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.leave(self, who, channel, handing_off, now).await,
+            Some(cluster) => Box::pin(cluster.leave(self, who, channel, handing_off, now)).await,
             None => self.hub.leave(who, channel, now),
         }
     }
@@ -81,7 +82,7 @@ impl AppRuntime {
         now: u64,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.update(self, who, channel, change, now).await,
+            Some(cluster) => Box::pin(cluster.update(self, who, channel, change, now)).await,
             None => self.hub.update(who, channel, change, now),
         }
     }
@@ -97,7 +98,7 @@ impl AppRuntime {
         client: Option<&ClientId>,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.members(self, who, channel, client).await,
+            Some(cluster) => Box::pin(cluster.members(self, who, channel, client)).await,
             None => {
                 self.hub.members(who, channel, client);
                 Ok(())
@@ -116,7 +117,7 @@ impl AppRuntime {
         client: &ClientId,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.is_present(self, who, channel, client).await,
+            Some(cluster) => Box::pin(cluster.is_present(self, who, channel, client)).await,
             None => {
                 self.hub.is_present(who, channel, client);
                 Ok(())
@@ -136,7 +137,7 @@ impl AppRuntime {
         now: u64,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.publish(self, who, channel, message, now).await,
+            Some(cluster) => Box::pin(cluster.publish(self, who, channel, message, now)).await,
             None => self.hub.publish(who, channel, message, now),
         }
     }
@@ -154,7 +155,7 @@ impl AppRuntime {
         now: u64,
     ) -> Result<(), HubError> {
         match &self.cluster {
-            Some(cluster) => cluster.ephemeral(self, who, channel, data, echo, now).await,
+            Some(cluster) => Box::pin(cluster.ephemeral(self, who, channel, data, echo, now)).await,
             None => self.hub.ephemeral(who, channel, data, echo, now),
         }
     }

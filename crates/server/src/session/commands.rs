@@ -319,7 +319,7 @@ impl Session {
         }
         let app = self.app.clone();
         let delivered = match &app.cluster {
-            Some(cluster) => cluster.client_connections(&app, invitee).await?,
+            Some(cluster) => Box::pin(cluster.client_connections(&app, invitee)).await?,
             None => app.clients.connections(invitee).len(),
         };
         if delivered == 0 {
@@ -354,9 +354,9 @@ impl Session {
         match &app.cluster {
             Some(cluster) => {
                 let ttl = limits.invitation_ttl_ms;
-                cluster
-                    .send_invitation(&app, &invitation_id, invitee, channel, &text, ttl)
-                    .await?;
+                let send =
+                    cluster.send_invitation(&app, &invitation_id, invitee, channel, &text, ttl);
+                Box::pin(send).await?;
             }
             None => {
                 let text = Utf8Bytes::from(text);
@@ -384,9 +384,7 @@ impl Session {
         let app = self.app.clone();
         let (channel, inviter) = match &app.cluster {
             Some(cluster) => (
-                cluster
-                    .find_invitation(&app, invitation_id, &invitee)
-                    .await?,
+                Box::pin(cluster.find_invitation(&app, invitation_id, &invitee)).await?,
                 None,
             ),
             None => match app.invitations.find(invitation_id, &invitee, now) {
@@ -417,9 +415,7 @@ impl Session {
         .encode();
         match &app.cluster {
             Some(cluster) => {
-                cluster
-                    .answer_invitation(&app, invitation_id, &text)
-                    .await?;
+                Box::pin(cluster.answer_invitation(&app, invitation_id, &text)).await?;
             }
             None => {
                 // Answered by another device first: reported once only.

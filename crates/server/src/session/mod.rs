@@ -200,7 +200,7 @@ impl Session {
         // Counted where every node sees it before the client learns it is connected, so that
         // an invitation sent right after finds it.
         if let (Some(cluster), Some(client)) = (&self.app.cluster, &self.identity.client_id) {
-            cluster.count_client(&self.app, client, 1).await;
+            Box::pin(cluster.count_client(&self.app, client, 1)).await;
         }
         self.greet();
         let heartbeat = self.state.config.heartbeat;
@@ -353,7 +353,7 @@ impl Session {
         if let Some(client) = &self.identity.client_id {
             self.app.clients.remove(client, self.id);
             if let (Some(cluster), false) = (&app.cluster, handing_off) {
-                cluster.count_client(&app, client, -1).await;
+                Box::pin(cluster.count_client(&app, client, -1)).await;
             }
         }
         self.outbound.close(None, CloseCode::Normal, "");
