@@ -208,18 +208,32 @@ impl RestClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))?;
         let sender = match &mut self.sender {
-            Some(sender) if !sender.is_closed() => sender,
+            Some(sender) if !sender.is_closed() => match sender.ready().await {
+                Ok(()) => sender,
+                // The server closed the kept-alive connection before this request went out
+                // (it was not sent): send it on a new one.
+                Err(_) => self.connect().await?,
+            },
             _ => self.connect().await?,
         };
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
+        // Servers that answer `Connection: close` (Sockudo, Soketi) end the connection after
+        // the answer: the next request opens a new one instead of racing its shutdown.
+        let close = response
+            .headers()
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         // Read the whole answer, so the connection is ready for the next request.
         let answer = Limited::new(response.into_body(), MAX_ANSWER)
             .collect()
             .await
             .map_err(|e| RestError::Body(e.to_string()))?
             .to_bytes();
+        if close {
+            self.disconnect();
+        }
         if (200..300).contains(&status) {
             Ok(())
         } else {

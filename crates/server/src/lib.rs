@@ -25,4 +25,13 @@ mod web;
 pub mod webhooks;
 
 pub use server::{Server, StartError};
+
+/// The hub and outbound queues, for the criterion benchmarks in `benches/` only: not a stable
+/// API, and not meant for anything else.
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::event::Protocol;
+    pub use crate::hub::{Answer, Hub, Publication, Requester};
+    pub use crate::outbound::Outbound;
+}
 pub use session::SERVER_VERSION;

@@ -77,14 +77,18 @@ pub(crate) async fn run(
     let (sink, stream) = socket.split();
     let outbound = Outbound::new(state.config.limits.max_queue_bytes);
     let writer = tokio::spawn(outbound.clone().run_writer(sink));
-    match params {
-        Ok(params) => {
-            if let Some((session, slot)) = open(&state, &params, &outbound) {
-                session.serve(stream).await;
-                drop(slot);
-            }
+    // `params` is dropped before the connection's long wait, so it takes no room in the future
+    // every connection keeps for its lifetime.
+    let opened = match params {
+        Ok(params) => open(&state, &params, &outbound),
+        Err(message) => {
+            refuse(&state.metrics, &outbound, ErrorCode::BadRequest, &message);
+            None
         }
-        Err(message) => refuse(&state.metrics, &outbound, ErrorCode::BadRequest, &message),
+    };
+    if let Some((session, slot)) = opened {
+        session.serve(stream).await;
+        drop(slot);
     }
     finish_writer(writer).await;
 }
@@ -231,7 +235,9 @@ impl Session {
                     match message {
                         Message::Text(text) => {
                             self.app.metrics.native.received(text.len());
-                            self.on_text(&text).await;
+                            // Boxed: what a request needs while it runs must not be part
+                            // of every idle connection's future (see docs/benchmarks.md).
+                            Box::pin(self.on_text(&text)).await;
                         }
                         Message::Binary(_) => self.send_error(
                             None,
@@ -272,7 +278,7 @@ impl Session {
                     .map(|(code, reason)| End::Server(code, reason))
             })
             .unwrap_or(End::Lost);
-        self.cleanup().await;
+        Box::pin(self.cleanup()).await;
         self.log.closed(self.identity.client_id.as_ref(), end);
     }
 

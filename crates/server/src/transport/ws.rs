@@ -7,9 +7,12 @@ use tokio_tungstenite::tungstenite;
 
 use crate::config::Limits;
 
-/// Read buffer per connection. Small on purpose: most frames are a few hundred bytes, and an
-/// idle connection should cost kilobytes, not the library's 128 KiB default.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Read buffer per connection, allocated for its whole life. Small on purpose: clients send
+/// frames of a few hundred bytes, and an idle connection should cost a few kilobytes, not the
+/// library's 128 KiB default. A larger frame grows the buffer for as long as it needs; it is
+/// read at most this many bytes per system call. (4 KiB cost 3 KiB more per idle connection:
+/// docs/benchmarks.md.)
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Bytes the WebSocket layer buffers before writing to the socket; the writer flushes once per
 /// batch anyway, so this only caps how much one batch accumulates before a write.

@@ -131,7 +131,10 @@ pub(crate) async fn run(
     let (sink, stream) = socket.split();
     let outbound = Outbound::with_overflow(state.config.limits.max_queue_bytes, overflow());
     let writer = tokio::spawn(outbound.clone().run_writer(sink));
-    if let Some((session, slot)) = open(&state, &key, &params, &outbound) {
+    // `key` and `params` go before the connection's long wait (see the native `run`).
+    let opened = open(&state, &key, &params, &outbound);
+    drop((key, params));
+    if let Some((session, slot)) = opened {
         session.serve(stream).await;
         drop(slot);
     }
@@ -296,7 +299,9 @@ impl PusherSession {
                     match message {
                         Message::Text(text) => {
                             self.app.metrics.pusher.received(text.len());
-                            self.on_text(&text).await;
+                            // Boxed: what a request needs while it runs must not be part
+                            // of every idle connection's future (see docs/benchmarks.md).
+                            Box::pin(self.on_text(&text)).await;
                         }
                         Message::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
                         Message::Ping(_) | Message::Pong(_) => {}
@@ -335,7 +340,7 @@ impl PusherSession {
                     .map(|(code, reason)| End::Server(code, reason))
             })
             .unwrap_or(End::Lost);
-        self.cleanup().await;
+        Box::pin(self.cleanup()).await;
         self.log.closed(self.user.as_ref().map(|u| &u.id), end);
     }
 
