@@ -458,7 +458,10 @@ export class RollcallClient {
         this.emitter.emit("invitation_reply", toInvitationReply(message));
         return;
       case "error":
-        this.emitter.emit("error", new RollcallError(message.code, message.message));
+        this.emitter.emit(
+          "error",
+          new RollcallError(message.code, message.message, undefined, message.reconnect_after_ms),
+        );
         return;
       default:
         return;
@@ -496,7 +499,10 @@ export class RollcallClient {
         this.closeForGood(new RollcallError("closed", `gave up after ${attempt - 1} reconnect attempts: ${error.message}`, error.closeCode));
         return;
       }
-      const delay = backoffDelay(policy, attempt, Math.random());
+      // A stopping server spreads its clients' returns over a window: the first attempt keeps
+      // the time it was given, so the clients of one node do not all land on the others at once.
+      const hinted = attempt === 1 ? cause.retryAfterMs : undefined;
+      const delay = hinted ?? backoffDelay(policy, attempt, Math.random());
       this.setState("reconnecting", { attempt, retryInMs: delay, error });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);

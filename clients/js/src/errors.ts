@@ -31,11 +31,17 @@ export class RollcallError extends Error {
   readonly code: string;
   /** The WebSocket close code, when the error closed the connection (4003 for a bad token). */
   readonly closeCode: number | undefined;
+  /**
+   * How long the server asked the client to wait before reconnecting (`server_shutdown`'s
+   * `reconnect_after_ms`): the first reconnect attempt waits this long instead of its backoff.
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: string, message: string, closeCode?: number) {
+  constructor(code: string, message: string, closeCode?: number, retryAfterMs?: number) {
     super(message);
     this.code = code;
     this.closeCode = closeCode;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

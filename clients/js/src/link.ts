@@ -205,7 +205,8 @@ export class Link {
         return;
       case "error":
         if (message.id === undefined) {
-          this.lastError = new RollcallError(message.code, message.message);
+          const retryAfter = typeof message.reconnect_after_ms === "number" ? message.reconnect_after_ms : undefined;
+          this.lastError = new RollcallError(message.code, message.message, undefined, retryAfter);
           this.handlers.message(this, message);
         } else {
           this.answer(message);
@@ -247,7 +248,7 @@ export class Link {
     }
     this.pending.clear();
     const cause = this.lastError
-      ? new RollcallError(this.lastError.code, this.lastError.message, code)
+      ? new RollcallError(this.lastError.code, this.lastError.message, code, this.lastError.retryAfterMs)
       : undefined;
     this.handlers.closed(this, code, reason, cause);
   }

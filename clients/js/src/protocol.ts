@@ -52,6 +52,8 @@ export interface WireError {
   id?: number | string;
   code: string;
   message: string;
+  /** With `server_shutdown`: how long to wait before reconnecting. */
+  reconnect_after_ms?: number;
 }
 
 export interface WirePong {

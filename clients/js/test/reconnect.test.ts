@@ -88,6 +88,12 @@ describe("reconnect", () => {
     const reconnecting = states.find((s) => s.state === "reconnecting");
     assert.equal(reconnecting?.error?.code, "server_shutdown");
     assert.equal(reconnecting?.error?.closeCode, 1001);
+    // The first attempt waits as long as the server asked (its random share of the window),
+    // not the client's own backoff.
+    const hint = reconnecting?.error?.retryAfterMs;
+    assert.equal(typeof hint, "number");
+    assert.equal(errors[0]?.retryAfterMs, hint);
+    assert.equal(reconnecting?.retryInMs, hint);
     await server.restart();
     await waitUntil(() => alice.state === "connected" && a.status === "attached", "watching again", 10_000);
   });

@@ -72,7 +72,8 @@ pub enum ConnectionState {
     Reconnecting {
         /// The attempt that comes next (1 for the first retry).
         attempt: u32,
-        /// The backoff delay before it.
+        /// The delay before it: the backoff's, or for the first attempt after a server's
+        /// `server_shutdown`, the `reconnect_after_ms` the server asked for.
         retry_in: Duration,
     },
     /// The client will not connect again.

@@ -4,8 +4,11 @@
 
 mod common;
 
-use common::{Node, PATIENCE, any_port, connect, eventually, ids, next_event};
-use rollcall_client::{ChannelEvent, ClientEvent, ConnectionState, ErrorCode, ResyncCause};
+use common::{Node, PATIENCE, any_port, connect, eventually, ids, next_event, options};
+use rollcall_client::{
+    Backoff, ChannelEvent, Client, ClientEvent, ConnectionState, ErrorCode, ResyncCause,
+};
+use rollcall_server::config::Config;
 use serde_json::json;
 
 #[tokio::test]
@@ -102,4 +105,49 @@ async fn a_graceful_shutdown_is_reported_and_the_client_comes_back() {
         }
     }
     assert_eq!(ids(&lobby), ["alice"]);
+}
+
+#[tokio::test]
+async fn after_a_graceful_shutdown_the_first_retry_waits_as_the_server_asked() {
+    // The server spreads reconnections over 300 ms; the client's own backoff would wait a
+    // minute. The first retry must keep to the server's window.
+    let config = Config {
+        listen: any_port(),
+        shutdown: rollcall_server::config::ShutdownConfig {
+            reconnect_window_ms: 300,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let node = tokio::task::spawn_blocking(move || Node::start_with(config))
+        .await
+        .unwrap();
+    let slow = Backoff {
+        initial: std::time::Duration::from_secs(60),
+        max: std::time::Duration::from_secs(60),
+        ..Backoff::default()
+    };
+    let alice = Client::connect(&node.url(), options("alice").with_reconnect(slow))
+        .await
+        .unwrap();
+    let mut states = alice.state_changes();
+    tokio::task::spawn_blocking(move || node.stop_gracefully())
+        .await
+        .unwrap();
+    let state = tokio::time::timeout(
+        PATIENCE,
+        states.wait_for(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await
+    .expect("alice notices the shutdown")
+    .unwrap()
+    .clone();
+    let ConnectionState::Reconnecting { attempt, retry_in } = state else {
+        unreachable!()
+    };
+    assert_eq!(attempt, 1);
+    assert!(
+        retry_in <= std::time::Duration::from_millis(300),
+        "the first retry waits {retry_in:?}, not the server's hint (at most 300 ms)"
+    );
 }

@@ -1,5 +1,7 @@
 //! What the driver does with each message from the server.
 
+use std::time::Duration;
+
 use rollcall_core::ChannelName;
 use serde_json::Value;
 
@@ -51,7 +53,15 @@ impl<C: Connector> Driver<C> {
                     self.on_answer(id, Ok(result), link).await?;
                 }
             }
-            Incoming::Error { code, message, .. } => {
+            Incoming::Error {
+                code,
+                message,
+                reconnect_after_ms,
+                ..
+            } => {
+                if code == "server_shutdown" {
+                    self.reconnect_hint = reconnect_after_ms.map(Duration::from_millis);
+                }
                 let error = ServerError::from_wire(&code, message);
                 match answers {
                     Some(id) => self.on_answer(id, Err(error), link).await?,

@@ -16,6 +16,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rollcall_core::ChannelName;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -55,6 +56,9 @@ pub(crate) struct Driver<C: Connector> {
     channels: HashMap<ChannelName, ChannelState>,
     pending: Pending,
     generations: u64,
+    /// How long a stopping server asked this client to wait before reconnecting: the first
+    /// attempt after it waits that long instead of its backoff.
+    reconnect_hint: Option<Duration>,
 }
 
 /// Why serving a connection stopped.
@@ -103,6 +107,7 @@ impl<C: Connector> Driver<C> {
             channels: HashMap::new(),
             pending: Pending::default(),
             generations: 0,
+            reconnect_hint: None,
         };
         let wiring = Wiring {
             commands: commands_tx,
@@ -262,7 +267,13 @@ impl<C: Connector> Driver<C> {
                     reply: None,
                 });
             }
-            let retry_in = backoff.delay(attempt, rand::random::<f64>());
+            // A stopping server spreads its clients' returns over a window; keep to it.
+            let hinted = if attempt == 1 {
+                self.reconnect_hint.take()
+            } else {
+                None
+            };
+            let retry_in = hinted.unwrap_or_else(|| backoff.delay(attempt, rand::random::<f64>()));
             self.state
                 .send_replace(ConnectionState::Reconnecting { attempt, retry_in });
             self.take_commands_during(sleep(retry_in)).await?;

@@ -25,6 +25,9 @@ pub(crate) enum Incoming {
         id: Option<Value>,
         code: String,
         message: String,
+        /// With `server_shutdown`: how long to wait before reconnecting.
+        #[serde(default)]
+        reconnect_after_ms: Option<u64>,
     },
     Join(MemberEvent),
     Update(MemberEvent),

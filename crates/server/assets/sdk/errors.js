@@ -5,10 +5,16 @@ export class RollcallError extends Error {
     code;
     /** The WebSocket close code, when the error closed the connection (4003 for a bad token). */
     closeCode;
-    constructor(code, message, closeCode) {
+    /**
+     * How long the server asked the client to wait before reconnecting (`server_shutdown`'s
+     * `reconnect_after_ms`): the first reconnect attempt waits this long instead of its backoff.
+     */
+    retryAfterMs;
+    constructor(code, message, closeCode, retryAfterMs) {
         super(message);
         this.code = code;
         this.closeCode = closeCode;
+        this.retryAfterMs = retryAfterMs;
     }
 }
 /** Server codes after which reconnecting with the same URL cannot succeed. */
