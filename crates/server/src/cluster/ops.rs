@@ -36,6 +36,7 @@ impl Cluster {
         let hub = &app.hub;
         let limit = max_members.map_or(hub.max_members(), |m| m.min(hub.max_members()));
         let subscribed = hub.is_subscribed(channel, who.connection_id);
+        let mut redis = self.commands()?;
         let events = self.event_channel(&app.config.id, channel);
         if !subscribed && !self.pubsub.acquire(&events).await {
             return Err(HubError::Unavailable);
@@ -45,7 +46,6 @@ impl Cluster {
             JoinData::Initial(data) => ("initial", data.as_json()),
             JoinData::Keep => ("keep", "{}"),
         };
-        let mut redis = self.commands()?;
         let reply: Result<Vec<Value>, _> = self
             .call(&scripts::JOIN, &app.config.id, channel)
             .arg(who.connection_id.to_string())
@@ -70,22 +70,29 @@ impl Cluster {
                 return Err(self.failed(&error));
             }
         };
-        match reply.first().and_then(text).as_deref() {
-            Some("ok") if reply.len() == 7 => {}
-            Some("full") => {
+        let (kind, occupied) = match reply.as_slice() {
+            [status, kind, occupied, seq, data, times, conns]
+                if text(status).as_deref() == Some("ok") =>
+            {
+                let members = wire::members(data, times, conns);
+                hub.attach(who, channel, int(seq), &members, Some(client), now)?;
+                (text(kind).unwrap_or_default(), int(occupied) == 1)
+            }
+            [status] if text(status).as_deref() == Some("full") => {
                 release();
                 return Err(PresenceError::ChannelFull { max: limit }.into());
             }
-            _ => {
+            [status] if text(status).as_deref() == Some("already") => {
                 release();
                 return Err(PresenceError::AlreadyJoined.into());
             }
-        }
-        let kind = text(&reply[1]).unwrap_or_default();
-        let members = wire::members(&reply[4], &reply[5], &reply[6]);
-        hub.attach(who, channel, int(&reply[3]), &members, Some(client), now)?;
+            _ => {
+                release();
+                return Err(HubError::Unavailable);
+            }
+        };
         app.metrics.presence.record_kind(&kind);
-        self.notify(app, int(&reply[2]) == 1, || Notice::ChannelOccupied {
+        self.notify(app, occupied, || Notice::ChannelOccupied {
             channel: channel.clone(),
         });
         self.notify(app, kind == "joined", || Notice::MemberAdded {
@@ -124,45 +131,38 @@ impl Cluster {
         if app.hub.is_subscribed(channel, who.connection_id) {
             return Err(HubError::AlreadySubscribed);
         }
+        let mut redis = self.commands()?;
         let events = self.event_channel(&app.config.id, channel);
         if !self.pubsub.acquire(&events).await {
             return Err(HubError::Unavailable);
         }
-        let reply: Result<Vec<Value>, _> = match self.commands() {
-            Ok(mut redis) => {
-                self.call(&scripts::WATCH, &app.config.id, channel)
-                    .arg(self.node)
-                    .invoke_async(&mut redis)
-                    .await
-            }
-            Err(error) => {
-                self.pubsub.release(&events);
-                return Err(error);
-            }
-        };
-        let reply = match reply {
-            Ok(reply) if reply.len() == 5 => reply,
-            Ok(_) => {
-                self.pubsub.release(&events);
+        let reply: Result<Vec<Value>, HubError> = self
+            .call(&scripts::WATCH, &app.config.id, channel)
+            .arg(self.node)
+            .invoke_async(&mut redis)
+            .await
+            .map_err(|e| self.failed(&e));
+        let attached = reply.and_then(|reply| {
+            let [occupied, seq, data, times, conns] = reply.as_slice() else {
                 return Err(HubError::Unavailable);
+            };
+            let members = wire::members(data, times, conns);
+            app.hub
+                .attach(who, channel, int(seq), &members, None, now)?;
+            Ok(int(occupied) == 1)
+        });
+        match attached {
+            Ok(occupied) => {
+                self.notify(app, occupied, || Notice::ChannelOccupied {
+                    channel: channel.clone(),
+                });
+                Ok(())
             }
             Err(error) => {
                 self.pubsub.release(&events);
-                return Err(self.failed(&error));
+                Err(error)
             }
-        };
-        let members = wire::members(&reply[2], &reply[3], &reply[4]);
-        if let Err(error) = app
-            .hub
-            .attach(who, channel, int(&reply[1]), &members, None, now)
-        {
-            self.pubsub.release(&events);
-            return Err(error);
         }
-        self.notify(app, int(&reply[0]) == 1, || Notice::ChannelOccupied {
-            channel: channel.clone(),
-        });
-        Ok(())
     }
 
     /// `leave` (and unsubscribing, and a closed connection's cleanup): see
