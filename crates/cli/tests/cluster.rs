@@ -1956,3 +1956,37 @@ fn check_config_shows_the_redis_engine_with_defaults_and_no_password() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("engine"), "names the key: {stderr}");
 }
+
+#[test]
+fn a_node_does_not_start_without_redis() {
+    // A port nothing listens on: the node must say so and exit, not serve without presence.
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--engine", "redis"])
+        .args(["--redis-url", &url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rollcall runs");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the node kept running without Redis");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(!status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot reach Redis at {url}")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no banner: {output:?}");
+}
