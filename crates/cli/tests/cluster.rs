@@ -467,6 +467,39 @@ async fn http(addr: &str, method: &str, target: &str, body: &str) -> Option<(u16
     http_with(addr, method, target, body, "").await
 }
 
+/// The value of an unlabelled series in the node's `/metrics`.
+async fn metric(addr: &str, name: &str) -> f64 {
+    let (status, body) = http(addr, "GET", "/metrics", "")
+        .await
+        .unwrap_or_else(|| panic!("{addr}: no answer to /metrics"));
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{addr}: no {name} in /metrics:\n{body}"))
+}
+
+/// Waits until the series reads `value`.
+async fn wait_metric(addr: &str, name: &str, value: f64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let now = metric(addr, name).await;
+        if (now - value).abs() < f64::EPSILON {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr}: {name} is {now}, not {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// An admin API `GET` (the token of `COMMON_CONFIG`), its body parsed.
 async fn admin_get(addr: &str, target: &str) -> Value {
     let header = "authorization: Bearer cluster-admin-token-0123456789\r\n";
@@ -1668,9 +1701,11 @@ async fn an_empty_redis_restart_restores_presence_without_spurious_events() {
     // Connected before the outage, joining during it.
     let mut eve = Client::connect(&a, Some("eve")).await;
 
+    wait_metric(&a, "rollcall_redis_up", 1.0).await;
     cluster.redis.kill();
     wait_ready(&a, 503, PATIENCE).await;
     wait_ready(&b, 503, PATIENCE).await;
+    wait_metric(&a, "rollcall_redis_up", 0.0).await;
     let refused = eve
         .call(json!({"op": "join", "channel": "room", "data": {"name": "Eve"}}))
         .await;
@@ -1686,6 +1721,10 @@ async fn an_empty_redis_restart_restores_presence_without_spurious_events() {
     cluster.redis.restart();
     wait_ready(&a, 200, Duration::from_secs(15)).await;
     wait_ready(&b, 200, Duration::from_secs(15)).await;
+    // A command that was on its way when Redis came back may still fail once: the gauge
+    // follows within a lease renewal.
+    wait_metric(&a, "rollcall_redis_up", 1.0).await;
+    assert!(metric(&a, "rollcall_redis_errors_total").await >= 1.0);
 
     // The nodes put their live members back: a new watch on either node sees both.
     let deadline = Instant::now() + PATIENCE;

@@ -75,7 +75,7 @@ impl ServerState {
         let metrics = Metrics::new();
         let node_id = config.node_id.unwrap_or_else(rand::random);
         let cluster = (config.engine == EngineKind::Redis)
-            .then(|| Cluster::new(&config.redis, node_id).map(Arc::new));
+            .then(|| Cluster::new(&config.redis, node_id, metrics.redis()).map(Arc::new));
         let shared = cluster.as_ref().and_then(|c| c.as_ref().ok()).cloned();
         let mut webhook_queues = Vec::new();
         let apps = config

@@ -59,6 +59,10 @@ mod names {
     pub(super) const WEBHOOK_FAILURES: &str = "rollcall_webhook_failures_total";
     pub(super) const WEBHOOK_DROPPED: &str = "rollcall_webhook_dropped_total";
     pub(super) const WEBHOOK_NOTICES_DROPPED: &str = "rollcall_webhook_notices_dropped_total";
+    pub(super) const REDIS_UP: &str = "rollcall_redis_up";
+    pub(super) const REDIS_ERRORS: &str = "rollcall_redis_errors_total";
+    pub(super) const REDIS_RESTORES: &str = "rollcall_redis_restored_entries_total";
+    pub(super) const REDIS_REAPS: &str = "rollcall_redis_reaped_nodes_total";
 }
 
 enum Kind {
@@ -67,7 +71,7 @@ enum Kind {
     Histogram,
 }
 
-const DESCRIPTIONS: [(&str, Kind, &str); 20] = [
+const DESCRIPTIONS: [(&str, Kind, &str); 24] = [
     (
         names::BUILD_INFO,
         Kind::Gauge,
@@ -168,6 +172,26 @@ const DESCRIPTIONS: [(&str, Kind, &str); 20] = [
         Kind::Counter,
         "Webhook events dropped because the app's webhook queue was full.",
     ),
+    (
+        names::REDIS_UP,
+        Kind::Gauge,
+        "Redis engine only: 1 while this node holds its lease and its pub/sub connection is open.",
+    ),
+    (
+        names::REDIS_ERRORS,
+        Kind::Counter,
+        "Redis engine only: Redis commands that failed (unreachable, timed out).",
+    ),
+    (
+        names::REDIS_RESTORES,
+        Kind::Counter,
+        "Redis engine only: presence entries this node registered again after Redis lost them.",
+    ),
+    (
+        names::REDIS_REAPS,
+        Kind::Counter,
+        "Redis engine only: dead nodes whose entries this node removed.",
+    ),
 ];
 
 /// Whoever registers handles: the recorder's own key of what is being measured.
@@ -240,6 +264,18 @@ impl Metrics {
     fn histogram(&self, name: &'static str, labels: Vec<Label>) -> Histogram {
         self.recorder
             .register_histogram(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// The Redis engine's handles (registered only on that engine, so a single node's
+    /// `/metrics` has no Redis series).
+    #[must_use]
+    pub(crate) fn redis(&self) -> RedisMetrics {
+        RedisMetrics {
+            up: self.gauge(names::REDIS_UP, Vec::new()),
+            errors: self.counter(names::REDIS_ERRORS, Vec::new()),
+            restored: self.counter(names::REDIS_RESTORES, Vec::new()),
+            reaped: self.counter(names::REDIS_REAPS, Vec::new()),
+        }
     }
 
     /// Registers every handle of one app. Called once per app at start-up, so every series
@@ -646,5 +682,24 @@ mod tests {
         one.error(PUSHER, pusher_code(Some(4301)));
         assert!(one.render().contains(r#"code="4301"} 1"#));
         assert!(!two.render().contains("4301"));
+    }
+}
+
+/// The Redis engine's metrics.
+#[derive(Clone)]
+pub(crate) struct RedisMetrics {
+    /// 1 while the lease is held and pub/sub connected.
+    pub(crate) up: Gauge,
+    /// Failed Redis commands.
+    pub(crate) errors: Counter,
+    /// Entries registered again after Redis lost them.
+    pub(crate) restored: Counter,
+    /// Dead nodes reaped by this node.
+    pub(crate) reaped: Counter,
+}
+
+impl std::fmt::Debug for RedisMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisMetrics").finish_non_exhaustive()
     }
 }

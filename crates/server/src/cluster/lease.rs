@@ -82,6 +82,7 @@ impl Cluster {
         if !self.lease_up.swap(true, Ordering::AcqRel) {
             tracing::info!(node = self.node, "Redis reachable; lease held");
         }
+        self.show_health();
         for node in reply.get(1).map(texts).unwrap_or_default() {
             let Ok(node) = node.parse::<u32>() else {
                 continue;
@@ -152,6 +153,7 @@ impl Cluster {
             }
         }
         if restored > 0 {
+            self.metrics.restored.increment(restored);
             tracing::warn!(
                 restored,
                 silent,
@@ -203,6 +205,7 @@ impl Cluster {
             return Ok(());
         }
         tracing::warn!(node, "a node's lease lapsed; removing its members");
+        self.metrics.reaped.increment(1);
         let result = self.reap(state, node).await;
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&claim).query_async(&mut redis).await;
         result

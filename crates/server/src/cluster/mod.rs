@@ -25,6 +25,7 @@ use rollcall_core::{AppId, ChannelName, ClientId, ConnectionId, MemberData};
 use crate::config::RedisConfig;
 use crate::hub::HubError;
 use crate::state::ServerState;
+use crate::telemetry::RedisMetrics;
 
 /// How long a Redis command may take before the engine counts Redis as unreachable.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -56,6 +57,7 @@ pub(crate) struct Cluster {
     pubsub_up: AtomicBool,
     /// Leaves of connections that closed while Redis was unreachable.
     pending_leaves: Mutex<Vec<PendingLeave>>,
+    metrics: RedisMetrics,
 }
 
 impl Cluster {
@@ -63,7 +65,11 @@ impl Cluster {
     ///
     /// # Errors
     /// When `config.url` is not a Redis URL.
-    pub(crate) fn new(config: &RedisConfig, node: u32) -> Result<Self, String> {
+    pub(crate) fn new(
+        config: &RedisConfig,
+        node: u32,
+        metrics: RedisMetrics,
+    ) -> Result<Self, String> {
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| format!("redis.url {:?}: {e}", config.url))?;
         Ok(Self {
@@ -77,6 +83,7 @@ impl Cluster {
             lease_up: AtomicBool::new(false),
             pubsub_up: AtomicBool::new(false),
             pending_leaves: Mutex::default(),
+            metrics,
         })
     }
 
@@ -127,14 +134,22 @@ impl Cluster {
 
     /// Turns a Redis failure into the error clients get, noting that Redis is down.
     fn failed(&self, error: &redis::RedisError) -> HubError {
+        self.metrics.errors.increment(1);
         if self.lease_up.swap(false, Ordering::AcqRel) {
             tracing::warn!(%error, "Redis unreachable: presence commands fail until it is back");
         }
+        self.show_health();
         HubError::Unavailable
+    }
+
+    /// Sets `rollcall_redis_up` from the two things it stands for.
+    fn show_health(&self) {
+        self.metrics.up.set(if self.is_up() { 1.0 } else { 0.0 });
     }
 
     fn set_pubsub_up(&self, up: bool, why: &str) {
         let was = self.pubsub_up.swap(up, Ordering::AcqRel);
+        self.show_health();
         if was && !up {
             tracing::warn!(reason = why, "Redis pub/sub connection lost; reconnecting");
         } else if !was && up {
