@@ -15,7 +15,7 @@ use super::wire::{Kind, WireEvent};
 use super::{Cluster, Topic};
 use crate::hub::Delivered;
 use crate::session::now_ms;
-use crate::state::ServerState;
+use crate::state::{AppRuntime, ServerState};
 
 /// Requests to the task that owns the connection, so that subscribes and unsubscribes reach
 /// Redis in the order they were decided.
@@ -89,6 +89,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, state: Weak<ServerState>) {
         return;
     };
     let mut backoff = Backoff::default();
+    let mut reconnecting = false;
     loop {
         if state.strong_count() == 0 {
             return;
@@ -115,6 +116,14 @@ pub(super) async fn run(cluster: Arc<Cluster>, state: Weak<ServerState>) {
             continue;
         }
         backoff = Backoff::default();
+        // Events published while the connection was down never reach it: take them from the
+        // channels' logs before any live event, which the stream holds meanwhile.
+        if reconnecting {
+            if let Some(state) = state.upgrade() {
+                cluster.catch_up(&state).await;
+            }
+        }
+        reconnecting = true;
         cluster.set_pubsub_up(true, "");
         loop {
             tokio::select! {
@@ -161,7 +170,7 @@ async fn refuse_until(control: &mut mpsc::UnboundedReceiver<Control>, delay: Dur
     }
 }
 
-/// Hands one event to the hub of its app.
+/// Hands one pub/sub message to the app it is for.
 fn dispatch(cluster: &Cluster, state: &ServerState, channel: &str, payload: &[u8]) {
     let (app, channel) = match cluster.parse_pubsub_channel(channel) {
         Some(Topic::Events { app, channel }) => (app, channel),
@@ -179,6 +188,11 @@ fn dispatch(cluster: &Cluster, state: &ServerState, channel: &str, payload: &[u8
     let Ok(channel) = ChannelName::parse(channel) else {
         return;
     };
+    deliver(app, &channel, payload);
+}
+
+/// Hands one channel event (as published) to the app's hub.
+pub(super) fn deliver(app: &AppRuntime, channel: &ChannelName, payload: &[u8]) {
     let event: WireEvent = match serde_json::from_slice(payload) {
         Ok(event) => event,
         Err(error) => {
@@ -211,7 +225,7 @@ fn dispatch(cluster: &Cluster, state: &ServerState, channel: &str, payload: &[u8
             }
         }
     };
-    app.hub.deliver(&channel, delivered, now_ms());
+    app.hub.deliver(channel, delivered, now_ms());
 }
 
 /// Exponential backoff with jitter, 100 ms doubling up to 5 s.
@@ -225,5 +239,57 @@ impl Backoff {
         let base = 100u64.saturating_mul(1 << self.attempts.min(6)).min(5_000);
         self.attempts = self.attempts.saturating_add(1);
         Duration::from_millis(base / 2 + rand::random_range(0..=base / 2))
+    }
+}
+
+impl Cluster {
+    /// After a pub/sub reconnection: delivers, channel by channel, the logged events this node
+    /// has not delivered. A gap longer than the log (about 64 events, two minutes) cannot be
+    /// filled: native clients then resync at their next event, as after any gap.
+    async fn catch_up(&self, state: &ServerState) {
+        let Ok(mut redis) = self.commands() else {
+            return;
+        };
+        for app in state.apps() {
+            for local in app.hub.local_channels() {
+                let logged: Vec<redis::Value> = match self
+                    .call(&super::scripts::LOG, &app.config.id, &local.channel)
+                    .invoke_async(&mut redis)
+                    .await
+                {
+                    Ok(logged) => logged,
+                    Err(error) => {
+                        self.failed(&error);
+                        return;
+                    }
+                };
+                let mut missed = 0u64;
+                let mut oldest = None;
+                for entry in logged.chunks_exact(2) {
+                    let seq = super::wire::int(&entry[0]);
+                    oldest.get_or_insert(seq);
+                    let Some(event) = super::wire::text(&entry[1]) else {
+                        continue;
+                    };
+                    if seq > local.seq {
+                        missed += 1;
+                        deliver(app, &local.channel, event.as_bytes());
+                    }
+                }
+                if oldest.is_some_and(|oldest| oldest > local.seq + 1) && local.seq > 0 {
+                    tracing::warn!(
+                        channel = local.channel.as_str(),
+                        "events missed while the pub/sub connection was down are no longer logged"
+                    );
+                }
+                if missed > 0 {
+                    tracing::info!(
+                        channel = local.channel.as_str(),
+                        missed,
+                        "delivered events missed while the pub/sub connection was down"
+                    );
+                }
+            }
+        }
     }
 }

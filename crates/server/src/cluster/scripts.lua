@@ -11,6 +11,8 @@
 --   :s   string  the channel's sequence number
 --   :n   hash  node -> how many of its connections subscribe (join or watch)
 --   :ids zset  "sender\nmessage id" -> seq, the last 1024 published ids (de-duplication)
+--   :log stream  the last ~64 sequenced events (fields s = seq, e = event), kept 2 minutes after
+--        the last one: what a node whose pub/sub connection dropped missed meanwhile
 -- P:app:APP:chans  set of the app's channels with a subscriber on some node
 -- P:node:N:e       set of "APP\nCHANNEL\nCONN": node N's connections in presence (for the reap)
 -- P:node:N:s       set of "APP\nCHANNEL": channels node N counts subscribers in
@@ -28,7 +30,8 @@ local function keys(app, channel)
   local base = P .. ':ch:' .. app .. ':' .. channel
   return {
     m = base .. ':m', t = base .. ':t', k = base .. ':k', c = base .. ':c', s = base .. ':s',
-    n = base .. ':n', ids = base .. ':ids', chans = P .. ':app:' .. app .. ':chans',
+    n = base .. ':n', ids = base .. ':ids', log = base .. ':log',
+    chans = P .. ':app:' .. app .. ':chans',
     ev = P .. ':ev:' .. app .. ':' .. channel, app = app, name = channel,
   }
 end
@@ -48,6 +51,13 @@ local function current_seq(k)
   return tonumber(redis.call('GET', k.s) or '0')
 end
 
+-- Publishes a sequenced event, and keeps it in the channel's short log for nodes that missed it.
+local function send(k, seq, event)
+  redis.call('XADD', k.log, 'MAXLEN', '~', 64, '*', 's', seq, 'e', event)
+  redis.call('PEXPIRE', k.log, 120000)
+  redis.call('PUBLISH', k.ev, event)
+end
+
 -- Takes the next sequence number and publishes a presence event with it.
 local function emit(k, ts, kind, conn, reason, member)
   local seq = redis.call('INCR', k.s)
@@ -55,7 +65,7 @@ local function emit(k, ts, kind, conn, reason, member)
   if reason then
     event = event .. ',"reason":"' .. reason .. '"'
   end
-  redis.call('PUBLISH', k.ev, event .. ',"member":' .. member .. '}')
+  send(k, seq, event .. ',"member":' .. member .. '}')
   return seq
 end
 
@@ -139,7 +149,7 @@ local function unsubscribe(k, node, all)
   end
   redis.call('SREM', k.chans, k.name)
   if redis.call('HLEN', k.m) == 0 then
-    redis.call('DEL', k.s, k.ids)
+    redis.call('DEL', k.s, k.ids, k.log)
   end
   return 1
 end

@@ -101,7 +101,7 @@ if ARGV[4] ~= '' then
   redis.call('ZADD', k.ids, seq, ARGV[4])
   redis.call('ZREMRANGEBYRANK', k.ids, 0, -1025)
 end
-redis.call('PUBLISH', k.ev, '{"seq":' .. seq .. ',' .. ARGV[5])
+send(k, seq, '{"seq":' .. seq .. ',' .. ARGV[5])
 return {'ok', seq}
 "#,
     )
@@ -253,6 +253,26 @@ for _, n in ipairs(redis.call('HVALS', P .. ':cl:' .. ARGV[2] .. ':' .. ARGV[3])
   total = total + tonumber(n)
 end
 return total
+",
+    )
+});
+
+/// The channel's log of recent sequenced events: returns `{seq, event, seq, event, ...}`,
+/// oldest first.
+pub(super) static LOG: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"
+local out = {}
+for _, entry in ipairs(redis.call('XRANGE', keys(ARGV[2], ARGV[3]).log, '-', '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 's' then table.insert(out, fields[i + 1]) end
+  end
+  for i = 1, #fields, 2 do
+    if fields[i] == 'e' then table.insert(out, fields[i + 1]) end
+  end
+end
+return out
 ",
     )
 });
