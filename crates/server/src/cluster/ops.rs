@@ -103,7 +103,8 @@ impl Cluster {
     }
 
     /// Acks once the request's own event (`seq`) has come back, as on the memory engine; if it
-    /// does not within [`ACK_WAIT`] (its event was lost with a pub/sub connection), acks anyway.
+    /// does not within [`ACK_WAIT`] (its event lost beyond what the catch-up can replay), acks
+    /// anyway.
     async fn ack_after_event(
         &self,
         app: &AppRuntime,

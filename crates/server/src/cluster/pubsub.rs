@@ -145,13 +145,9 @@ pub(super) async fn run(cluster: Arc<Cluster>, state: Weak<ServerState>) {
                 }
             }
         }
+        // Acks parked for their events keep waiting: the catch-up delivers those events in
+        // order, and an ack whose event does not come is sent after `ACK_WAIT` regardless.
         cluster.set_pubsub_up(false, "connection closed");
-        // Events published meanwhile are lost to this node: no ack may wait for one.
-        if let Some(state) = state.upgrade() {
-            for app in state.apps() {
-                app.hub.flush_pending_acks();
-            }
-        }
     }
 }
 

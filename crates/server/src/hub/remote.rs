@@ -228,19 +228,6 @@ impl Hub {
         }
     }
 
-    /// Sends every parked ack at once: their events will not come (the engine's event stream
-    /// broke), and a request must never go unanswered.
-    pub(crate) fn flush_pending_acks(&self) {
-        for shard in &*self.shards {
-            let mut shard = shard.lock();
-            for state in shard.channels.values_mut() {
-                for ack in state.pending_acks.drain(..) {
-                    ack.send();
-                }
-            }
-        }
-    }
-
     /// Removes the subscriber and its presence entry. Returns `None` when it did not subscribe,
     /// otherwise the member it had joined as (with its data), if it had.
     pub(crate) fn detach(
