@@ -5,15 +5,15 @@
 //! A subscription's snapshot is taken by the engine at some `seq` while events travel
 //! separately, so the two can cross: [`Hub::attach`] answers with the snapshot, then replays the
 //! events already delivered past it, and marks the subscriber so that older events are never
-//! sent to it. The hub's registry then holds only this node's own connections: what the node
-//! re-registers if the engine loses its data.
+//! sent to it. An ack whose request caused an event waits for that event ([`Hub::ack_in_order`]),
+//! so it keeps its place in the stream. The hub's registry then holds only this node's own
+//! connections: what the node re-registers if the engine loses its data.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rollcall_core::{ChannelName, ClientId, ConnectionId, Member, MemberData, Transition};
-
 use axum::extract::ws::Utf8Bytes;
+use rollcall_core::{ChannelName, ClientId, ConnectionId, Member, MemberData, Transition};
 use rollcall_proto::{AckResult, ServerMessage};
 use tokio::sync::oneshot;
 
