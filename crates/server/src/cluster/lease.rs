@@ -67,13 +67,20 @@ impl Cluster {
                 return;
             }
         };
-        let status = reply.first().and_then(text).unwrap_or_default();
-        if status != "ok" && !state.is_shutting_down() {
-            let silent = status == "lost";
+        // Remembered until a re-registration succeeds: the lease is taken again by the call
+        // above, so the next renewal says `ok` even if this round's re-registration failed.
+        match reply.first().and_then(text).as_deref() {
+            Some("lost") => *self.restore_pending.lock() = Some(true),
+            Some("reaped") => *self.restore_pending.lock() = Some(false),
+            _ => {}
+        }
+        let pending = *self.restore_pending.lock();
+        if let (Some(silent), false) = (pending, state.is_shutting_down()) {
             if let Err(error) = self.restore(state, silent).await {
                 self.failed(&error);
                 return;
             }
+            *self.restore_pending.lock() = None;
         }
         if let Err(error) = self.retry_leaves(state).await {
             self.failed(&error);

@@ -57,6 +57,8 @@ pub(crate) struct Cluster {
     pubsub_up: AtomicBool,
     /// Leaves of connections that closed while Redis was unreachable.
     pending_leaves: Mutex<Vec<PendingLeave>>,
+    /// A re-registration still owed to Redis: `Some(silent)` (see `lease.rs`).
+    restore_pending: Mutex<Option<bool>>,
     metrics: RedisMetrics,
 }
 
@@ -83,6 +85,7 @@ impl Cluster {
             lease_up: AtomicBool::new(false),
             pubsub_up: AtomicBool::new(false),
             pending_leaves: Mutex::default(),
+            restore_pending: Mutex::default(),
             metrics,
         })
     }
