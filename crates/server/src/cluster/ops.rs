@@ -334,19 +334,7 @@ impl Cluster {
         channel: &ChannelName,
         client: &ClientId,
     ) -> Result<(), HubError> {
-        let mut redis = self.commands()?;
-        let key = format!(
-            "{}:ch:{}:{}:m",
-            self.prefix,
-            app.config.id.as_str(),
-            channel.as_str()
-        );
-        let present: bool = redis::cmd("HEXISTS")
-            .arg(key)
-            .arg(client.as_str())
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| self.failed(&e))?;
+        let (_, present) = self.channel_counts(app, channel, Some(client)).await?;
         who.ack(Some(AckResult::Presence {
             channel,
             client_id: client,
@@ -524,15 +512,33 @@ impl Cluster {
         app: &AppRuntime,
         channel: &ChannelName,
     ) -> Result<ChannelInfo, HubError> {
-        let exact = self.channels(app, channel.as_str()).await?;
-        Ok(exact
-            .into_iter()
-            .find(|info| info.name == *channel)
-            .unwrap_or_else(|| ChannelInfo {
-                name: channel.clone(),
-                subscription_count: 0,
-                user_count: 0,
-            }))
+        let (info, _) = self.channel_counts(app, channel, None).await?;
+        Ok(info)
+    }
+
+    /// One channel's counts, and whether `client` is one of its members.
+    async fn channel_counts(
+        &self,
+        app: &AppRuntime,
+        channel: &ChannelName,
+        client: Option<&ClientId>,
+    ) -> Result<(ChannelInfo, bool), HubError> {
+        let mut redis = self.commands()?;
+        let reply: Vec<Value> = self
+            .call(&scripts::CHANNEL, &app.config.id, channel)
+            .arg(client.map_or("", ClientId::as_str))
+            .invoke_async(&mut redis)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let [subscriptions, members, present] = reply.as_slice() else {
+            return Err(HubError::Unavailable);
+        };
+        let info = ChannelInfo {
+            name: channel.clone(),
+            subscription_count: usize::try_from(int(subscriptions)).unwrap_or(usize::MAX),
+            user_count: usize::try_from(int(members)).unwrap_or(usize::MAX),
+        };
+        Ok((info, int(present) == 1))
     }
 
     fn notify(&self, app: &AppRuntime, happened: bool, notice: impl FnOnce() -> Notice) {

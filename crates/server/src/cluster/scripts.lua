@@ -154,6 +154,15 @@ local function unsubscribe(k, node, all)
   return 1
 end
 
+-- How many connections subscribe to the channel over every node.
+local function subscriptions(k)
+  local total = 0
+  for _, n in ipairs(redis.call('HVALS', k.n)) do
+    total = total + tonumber(n)
+  end
+  return total
+end
+
 local function snapshot(k)
   return {
     current_seq(k), redis.call('HGETALL', k.m), redis.call('HGETALL', k.t),

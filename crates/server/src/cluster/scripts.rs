@@ -125,14 +125,25 @@ local out = {}
 for _, name in ipairs(redis.call('SMEMBERS', P .. ':app:' .. ARGV[2] .. ':chans')) do
   if string.sub(name, 1, #ARGV[3]) == ARGV[3] then
     local k = keys(ARGV[2], name)
-    local subs = 0
-    for _, n in ipairs(redis.call('HVALS', k.n)) do subs = subs + tonumber(n) end
     table.insert(out, name)
-    table.insert(out, subs)
+    table.insert(out, subscriptions(k))
     table.insert(out, redis.call('HLEN', k.m))
   end
 end
 return out
+",
+    )
+});
+
+/// One channel: returns `{subscriptions, members, present}`, where `present` says whether the
+/// client ARGV 4 (`''` for none) is a member.
+pub(super) static CHANNEL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"
+local k = keys(ARGV[2], ARGV[3])
+local present = 0
+if ARGV[4] ~= '' then present = redis.call('HEXISTS', k.m, ARGV[4]) end
+return {subscriptions(k), redis.call('HLEN', k.m), present}
 ",
     )
 });
