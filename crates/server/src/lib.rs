@@ -23,6 +23,7 @@ mod transport;
 mod users;
 mod web;
 pub mod webhooks;
+mod websocket;
 
 pub use server::{Server, StartError};
 

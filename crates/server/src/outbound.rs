@@ -1,29 +1,27 @@
-//! A connection's outbound queue, bounded in bytes, and the writer task that drains it.
+//! A connection's outbound queue, bounded in bytes.
 //!
 //! Everything a connection is sent (acks, errors, events, pings, the final close) goes through
 //! this one queue, so the order in which the hub pushes is the order the client reads. The hub
-//! pushes with a short, non-blocking call while holding a channel lock; the writer does the slow
-//! socket work outside any lock.
+//! pushes with a short, non-blocking call while holding a channel lock; the connection's own
+//! task takes the queue in batches and does the slow socket work outside any lock
+//! (`websocket::Socket`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::task::Context;
+use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use futures_util::{Sink, SinkExt};
+use axum::extract::ws::Utf8Bytes;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use rollcall_proto::{CloseCode, ErrorCode, ServerMessage};
 use tokio::sync::Notify;
 
 use crate::telemetry::WriterMetrics;
 
-/// How long the writer may spend delivering the final close frame to a client that does not
-/// read. Without a bound, a vanished peer would hold the task until TCP gives up (minutes).
-const CLOSE_DEADLINE: Duration = Duration::from_secs(2);
-
 /// One frame waiting to be written.
 #[derive(Debug, Clone)]
-enum Frame {
+pub(crate) enum Frame {
     Text(Utf8Bytes),
     Ping,
     /// A close frame: the numeric code (each protocol has its own) and the reason text.
@@ -72,11 +70,20 @@ struct State {
     close: Option<(u16, &'static str)>,
 }
 
+/// Frames taken from the queue together, to be written with as few system calls as possible.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) frames: VecDeque<Frame>,
+    /// When the oldest of them was pushed.
+    pub(crate) oldest: Option<Instant>,
+}
+
 /// The sending half of a connection, shared by the session and every channel it subscribes to.
 #[derive(Debug)]
 pub struct Outbound {
     state: Mutex<State>,
-    wake: Notify,
+    /// The connection's task, woken when frames arrive in an empty queue.
+    writer: AtomicWaker,
     closing: Notify,
     max_bytes: usize,
     overflow: Overflow,
@@ -98,7 +105,7 @@ impl Outbound {
     pub fn with_overflow(max_bytes: usize, overflow: Overflow) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State::default()),
-            wake: Notify::new(),
+            writer: AtomicWaker::new(),
             closing: Notify::new(),
             max_bytes,
             overflow,
@@ -146,7 +153,7 @@ impl Outbound {
             state.frames.push_back(Frame::Text(text.clone()));
         }
         drop(state);
-        self.wake.notify_one();
+        self.writer.wake();
         if overflow {
             self.closing.notify_waiters();
             if let Some(metrics) = self.metrics.get() {
@@ -176,7 +183,7 @@ impl Outbound {
             state.frames.push_back(Frame::Ping);
         }
         drop(state);
-        self.wake.notify_one();
+        self.writer.wake();
     }
 
     /// Queues `last` (typically an error explaining why), then a close frame, and refuses
@@ -198,7 +205,7 @@ impl Outbound {
         state.frames.push_back(Frame::Close(code, reason));
         state.close = Some((code, reason));
         drop(state);
-        self.wake.notify_one();
+        self.writer.wake();
         self.closing.notify_waiters();
     }
 
@@ -218,16 +225,34 @@ impl Outbound {
         notified.await;
     }
 
-    /// Takes every queued frame, with when the oldest of them was pushed.
-    fn take_batch(&self) -> (VecDeque<Frame>, Option<Instant>) {
+    /// Takes every queued frame, with when the oldest of them was pushed; or, if there is none,
+    /// arranges for `cx` to be woken when there is.
+    pub(crate) fn poll_batch(&self, cx: &Context<'_>) -> Option<Batch> {
+        // Registered before looking, so a push between the look and the return still wakes.
+        self.writer.register(cx.waker());
         let mut state = self.state.lock();
+        if state.frames.is_empty() {
+            return None;
+        }
         state.bytes = 0;
-        (std::mem::take(&mut state.frames), state.oldest.take())
+        Some(Batch {
+            frames: std::mem::take(&mut state.frames),
+            oldest: state.oldest.take(),
+        })
+    }
+
+    /// Counts a written batch of `texts` text frames and `bytes` bytes.
+    pub(crate) fn wrote(&self, texts: u64, bytes: u64, oldest: Option<Instant>) {
+        if let Some(metrics) = self.metrics.get() {
+            metrics.wrote(texts, bytes, oldest.map(|at| at.elapsed()));
+        }
     }
 
     #[cfg(test)]
     fn take(&self) -> VecDeque<Frame> {
-        self.take_batch().0
+        let mut state = self.state.lock();
+        state.bytes = 0;
+        std::mem::take(&mut state.frames)
     }
 
     /// The text frames queued so far, taken out of the queue: for unit tests of what other
@@ -243,74 +268,14 @@ impl Outbound {
             .collect()
     }
 
-    fn mark_stopped(&self) {
+    /// Records that the socket failed: nothing more is queued, and what was is dropped.
+    pub(crate) fn mark_stopped(&self) {
         let mut state = self.state.lock();
         state.closing = true;
         state.frames.clear();
         state.bytes = 0;
         drop(state);
         self.closing.notify_waiters();
-    }
-
-    /// Drains the queue into `sink` until a close frame is written or the socket fails. Frames
-    /// are fed one by one and flushed once per wake-up, so a burst costs one syscall, not many.
-    /// The session aborts this task if it is still stuck on a dead socket after cleaning up.
-    pub async fn run_writer<S>(self: Arc<Self>, mut sink: S)
-    where
-        S: Sink<Message> + Unpin,
-    {
-        let metrics = || self.metrics.get();
-        'run: loop {
-            self.wake.notified().await;
-            let (frames, oldest) = self.take_batch();
-            // Counted locally and added once per batch: two atomic adds, not two per frame.
-            let (mut texts, mut bytes) = (0u64, 0u64);
-            for frame in frames {
-                let message = match frame {
-                    Frame::Text(text) => {
-                        texts += 1;
-                        bytes += text.len() as u64;
-                        Message::Text(text)
-                    }
-                    Frame::Ping => Message::Ping(bytes::Bytes::new()),
-                    Frame::Close(code, reason) => {
-                        let close = Message::Close(Some(CloseFrame {
-                            code,
-                            reason: Utf8Bytes::from_static(reason),
-                        }));
-                        if let Some(metrics) = metrics() {
-                            metrics.wrote(texts, bytes, None);
-                        }
-                        let _ = tokio::time::timeout(CLOSE_DEADLINE, async {
-                            let _ = sink.send(close).await;
-                            let _ = sink.close().await;
-                        })
-                        .await;
-                        break 'run;
-                    }
-                };
-                if sink.feed(message).await.is_err() {
-                    break 'run;
-                }
-            }
-            if sink.flush().await.is_err() {
-                break;
-            }
-            if let Some(metrics) = metrics() {
-                metrics.wrote(texts, bytes, oldest.map(|at| at.elapsed()));
-            }
-        }
-        self.mark_stopped();
-    }
-}
-
-/// Waits for a connection's writer to deliver its last frames (the close above all). A writer
-/// stuck on a dead peer is cut off after [`CLOSE_DEADLINE`], so no task outlives its session
-/// by more than that.
-pub(crate) async fn finish_writer(writer: tokio::task::JoinHandle<()>) {
-    let abort = writer.abort_handle();
-    if tokio::time::timeout(CLOSE_DEADLINE, writer).await.is_err() {
-        abort.abort();
     }
 }
 

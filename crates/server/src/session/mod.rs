@@ -10,8 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
+use axum::extract::ws::Utf8Bytes;
 use hmac::{Hmac, Mac};
 use rollcall_core::{ChannelName, ConnectionId};
 use rollcall_proto::{
@@ -25,10 +24,10 @@ use identity::Identity;
 
 use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
-use crate::outbound::{Outbound, finish_writer};
+use crate::outbound::Outbound;
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
 use crate::telemetry::{ConnectionLog, End, Metrics, NATIVE};
-use crate::transport::ws::{ReadFailure, classify};
+use crate::websocket::{Incoming, ReadFailure, WebSocket};
 
 /// The server's version, announced in the `session` message.
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -70,13 +69,11 @@ fn refuse(metrics: &Metrics, outbound: &Outbound, code: ErrorCode, message: &str
 /// Runs a native connection from upgrade to close. `params` is the parsed query string, or why
 /// it could not be parsed.
 pub(crate) async fn run(
-    socket: WebSocket,
+    mut socket: WebSocket,
     state: Arc<ServerState>,
     params: Result<ConnectParams, String>,
 ) {
-    let (sink, stream) = socket.split();
     let outbound = Outbound::new(state.config.limits.max_queue_bytes);
-    let writer = tokio::spawn(outbound.clone().run_writer(sink));
     // `params` is dropped before the connection's long wait, so it takes no room in the future
     // every connection keeps for its lifetime.
     let opened = match params {
@@ -87,10 +84,10 @@ pub(crate) async fn run(
         }
     };
     if let Some((session, slot)) = opened {
-        session.serve(stream).await;
+        session.serve(&mut socket).await;
         drop(slot);
     }
-    finish_writer(writer).await;
+    socket.finish(&outbound).await;
 }
 
 /// Admits and authenticates the connection (its `session` message is sent by `serve`); on refusal, queues
@@ -200,13 +197,15 @@ impl Session {
         format!("{}.{hex}", self.id)
     }
 
-    async fn serve(mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+    async fn serve(mut self, socket: &mut WebSocket) {
         // Counted where every node sees it before the client learns it is connected, so that
         // an invitation sent right after finds it.
         if let (Some(cluster), Some(client)) = (&self.app.cluster, &self.identity.client_id) {
             Box::pin(cluster.count_client(&self.app, client, 1)).await;
         }
         self.greet();
+        // A second handle, so the socket can write while a request borrows the session.
+        let outbound = self.outbound.clone();
         let heartbeat = self.state.config.heartbeat;
         let mut last_heard = Instant::now();
         let mut next_ping = last_heard + heartbeat.interval();
@@ -222,31 +221,31 @@ impl Session {
                     self.say_goodbye();
                     break;
                 }
-                frame = stream.next() => {
-                    let message = match frame {
-                        Some(Ok(message)) => message,
-                        Some(Err(error)) => {
-                            self.on_read_error(error);
+                message = socket.next(&outbound) => {
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(failure) => {
+                            self.on_read_failure(failure);
                             break;
                         }
-                        None => break,
                     };
                     last_heard = Instant::now();
                     match message {
-                        Message::Text(text) => {
+                        Incoming::Text(text) => {
                             self.app.metrics.native.received(text.len());
                             // Boxed: what a request needs while it runs must not be part
                             // of every idle connection's future (see docs/benchmarks.md).
-                            Box::pin(self.on_text(&text)).await;
+                            let request = Box::pin(self.on_text(&text));
+                            socket.send_while(&outbound, request).await;
                         }
-                        Message::Binary(_) => self.send_error(
+                        Incoming::Binary(_) => self.send_error(
                             None,
                             ErrorCode::BinaryNotSupported,
                             "binary frames are not supported: send JSON as text frames",
                         ),
-                        Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(frame) => {
-                            client_closed = Some(End::Client(frame.map(|f| f.code)));
+                        Incoming::Ping(_) | Incoming::Pong => {}
+                        Incoming::Close(code) => {
+                            client_closed = Some(End::Client(code));
                             self.outbound.close(None, CloseCode::Normal, "");
                             break;
                         }
@@ -302,8 +301,8 @@ impl Session {
         self.state.metrics.error(NATIVE, code.as_str());
     }
 
-    fn on_read_error(&self, error: axum::Error) {
-        match classify(error) {
+    fn on_read_failure(&self, failure: ReadFailure) {
+        match failure {
             ReadFailure::Gone => {}
             ReadFailure::Violation(CloseCode::MessageTooBig) => {
                 self.count_error(ErrorCode::FrameTooLarge);

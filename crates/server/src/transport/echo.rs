@@ -1,46 +1,39 @@
 //! `GET /test/echo`: echoes every message back. Enabled only by `testing.echo_endpoint`, for
-//! the WebSocket conformance suite; it shares the upgrade settings and read-error handling of
-//! the real endpoints so the suite tests what clients get.
+//! the WebSocket conformance suite; it uses the same upgrade, framing and limits as the real
+//! endpoints, so the suite tests what clients get.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures_util::SinkExt;
+use rollcall_proto::CloseCode;
 
-use super::ws::{ReadFailure, classify, configure};
+use crate::outbound::Outbound;
 use crate::state::ServerState;
+use crate::websocket::{Incoming, ReadFailure, Upgrade, WebSocket, opcode};
 
-pub(crate) async fn upgrade(
-    upgrade: WebSocketUpgrade,
-    State(state): State<Arc<ServerState>>,
-) -> Response {
-    configure(upgrade, &state.config.limits).on_upgrade(echo)
+pub(crate) async fn upgrade(upgrade: Upgrade, State(state): State<Arc<ServerState>>) -> Response {
+    upgrade.on_upgrade(state.config.limits.max_frame_bytes, echo)
 }
 
 async fn echo(mut socket: WebSocket) {
-    while let Some(frame) = socket.recv().await {
-        let reply = match frame {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) => break,
-            Err(error) => {
-                if let ReadFailure::Violation(code) = classify(error) {
-                    let frame = CloseFrame {
-                        code: code.code(),
-                        reason: "".into(),
-                    };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                }
+    // Echoes are answered on the socket directly, in order; the queue only carries the close.
+    let outbound = Outbound::new(usize::MAX);
+    loop {
+        match socket.next(&outbound).await {
+            Ok(Incoming::Text(text)) => socket.queue_reply(opcode::TEXT, text.as_bytes()),
+            Ok(Incoming::Binary(data)) => socket.queue_reply(opcode::BINARY, &data),
+            Ok(Incoming::Ping(_) | Incoming::Pong) => {}
+            Ok(Incoming::Close(_)) => {
+                outbound.close(None, CloseCode::Normal, "");
                 break;
             }
-        };
-        if socket.send(reply).await.is_err() {
-            break;
+            Err(ReadFailure::Violation(code)) => {
+                outbound.close(None, code, "");
+                break;
+            }
+            Err(ReadFailure::Gone) => break,
         }
     }
-    // Flushes the close reply the WebSocket layer queued when the peer's close arrived (sending
-    // another close frame would be refused), then shuts the socket.
-    let _ = SinkExt::close(&mut socket).await;
+    socket.finish(&outbound).await;
 }

@@ -6,7 +6,6 @@ mod native;
 mod ops;
 mod pusher;
 mod rest;
-pub(crate) mod ws;
 
 use std::sync::Arc;
 

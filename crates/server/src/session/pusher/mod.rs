@@ -13,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
-use futures_util::stream::SplitStream;
+use axum::extract::ws::Utf8Bytes;
 use rollcall_core::{ChannelName, ClientId, ConnectionId};
 use rollcall_proto::CloseCode;
 use tokio::time::{Instant, sleep_until};
@@ -23,11 +21,11 @@ use tokio::time::{Instant, sleep_until};
 use super::now_ms;
 use crate::event::Protocol;
 use crate::hub::{Answer, Requester};
-use crate::outbound::{Outbound, Overflow, finish_writer};
+use crate::outbound::{Outbound, Overflow};
 use crate::pusher::wire::{self, ClientFrame};
 use crate::state::{AppRuntime, ConnectionSlot, ServerState};
 use crate::telemetry::{ConnectionLog, End, Metrics, PUSHER, pusher_code};
-use crate::transport::ws::{ReadFailure, classify};
+use crate::websocket::{Incoming, ReadFailure, WebSocket};
 
 /// Pusher close codes the server uses (`docs/pusher-compat.md`), from the protocol's ranges:
 /// 4000–4099 do not reconnect, 4100–4199 back off, 4200–4299 reconnect at once.
@@ -123,22 +121,20 @@ fn refuse(metrics: &Metrics, outbound: &Outbound, code: u16, message: &str, reas
 
 /// Runs a Pusher connection from upgrade to close.
 pub(crate) async fn run(
-    socket: WebSocket,
+    mut socket: WebSocket,
     state: Arc<ServerState>,
     key: String,
     params: PusherParams,
 ) {
-    let (sink, stream) = socket.split();
     let outbound = Outbound::with_overflow(state.config.limits.max_queue_bytes, overflow());
-    let writer = tokio::spawn(outbound.clone().run_writer(sink));
     // `key` and `params` go before the connection's long wait (see the native `run`).
     let opened = open(&state, &key, &params, &outbound);
     drop((key, params));
     if let Some((session, slot)) = opened {
-        session.serve(stream).await;
+        session.serve(&mut socket).await;
         drop(slot);
     }
-    finish_writer(writer).await;
+    socket.finish(&outbound).await;
 }
 
 /// Admits the connection and sends `pusher:connection_established`; on refusal, queues the
@@ -259,7 +255,9 @@ impl PusherSession {
         self.state.metrics.error(PUSHER, pusher_code(code));
     }
 
-    async fn serve(mut self, mut stream: SplitStream<WebSocket>) {
+    async fn serve(mut self, socket: &mut WebSocket) {
+        // A second handle, so the socket can write while a request borrows the session.
+        let outbound = self.outbound.clone();
         // Set when the client closes; otherwise the server's close frame (or its absence) says
         // how the connection ended.
         let mut client_closed = None;
@@ -284,29 +282,29 @@ impl PusherSession {
                     self.outbound.close_with(Some(&text), close::RECONNECT, "server shutting down");
                     break;
                 }
-                frame = stream.next() => {
-                    let message = match frame {
-                        Some(Ok(message)) => message,
-                        Some(Err(error)) => {
-                            self.on_read_error(error);
+                message = socket.next(&outbound) => {
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(failure) => {
+                            self.on_read_failure(failure);
                             break;
                         }
-                        None => break,
                     };
                     // Any frame shows the client is alive (Pusher's rule).
                     last_heard = Instant::now();
                     ping_sent = None;
                     match message {
-                        Message::Text(text) => {
+                        Incoming::Text(text) => {
                             self.app.metrics.pusher.received(text.len());
                             // Boxed: what a request needs while it runs must not be part
                             // of every idle connection's future (see docs/benchmarks.md).
-                            Box::pin(self.on_text(&text)).await;
+                            let request = Box::pin(self.on_text(&text));
+                            socket.send_while(&outbound, request).await;
                         }
-                        Message::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
-                        Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(frame) => {
-                            client_closed = Some(End::Client(frame.map(|f| f.code)));
+                        Incoming::Binary(_) => self.error(None, "Binary frames are not supported: send JSON text frames"),
+                        Incoming::Ping(_) | Incoming::Pong => {}
+                        Incoming::Close(code) => {
+                            client_closed = Some(End::Client(code));
                             self.outbound.close(None, CloseCode::Normal, "");
                             break;
                         }
@@ -344,8 +342,8 @@ impl PusherSession {
         self.log.closed(self.user.as_ref().map(|u| &u.id), end);
     }
 
-    fn on_read_error(&self, error: axum::Error) {
-        match classify(error) {
+    fn on_read_failure(&self, failure: ReadFailure) {
+        match failure {
             ReadFailure::Gone => {}
             ReadFailure::Violation(CloseCode::MessageTooBig) => {
                 self.count_error(None);
