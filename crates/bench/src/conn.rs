@@ -4,25 +4,21 @@
 //! cores with the server) and must do exactly what the scenario says, with no retries or
 //! reconnection logic of its own.
 
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::args::{Plan, ProtocolKind};
 use crate::error::ConnError;
 use crate::protocol::{Incoming, Me, Request};
 use crate::pusher::Signer;
-
-/// Read buffer per socket. The library default (128 KiB) would cost 2.5 GB over 19k sockets;
-/// bench clients receive small frames, and large snapshots still assemble into growable
-/// message buffers.
-const READ_BUFFER: usize = 4 * 1024;
+use crate::ws::{Frame, WsClient, WsError};
 
 /// The largest frame a client accepts: a storm's snapshots list every member (~200 bytes each).
 const MAX_MESSAGE: usize = 64 << 20;
@@ -37,7 +33,7 @@ pub(crate) fn now_us() -> u64 {
 
 /// A connected client.
 pub(crate) struct Conn {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WsClient,
     protocol: ProtocolKind,
     /// This client's id (Pusher: its presence `user_id`).
     client_id: String,
@@ -57,15 +53,18 @@ impl Conn {
         let protocol = plan.protocol;
         let url = protocol.connect_url(&plan.url, &plan.app, Some(&client_id));
         let patience = plan.timeout;
-        let config = WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER)
-            // Every send is flushed at once: the generator measures latency, not throughput
-            // of its own batching.
-            .write_buffer_size(0)
-            .max_message_size(Some(MAX_MESSAGE))
-            .max_frame_size(Some(MAX_MESSAGE));
-        let connect = tokio_tungstenite::connect_async_with_config(&url, Some(config), true);
-        let (ws, _) = tokio::time::timeout(patience, connect)
+        // Distinct handshake keys and masks per connection, in every worker process.
+        static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+        let nonce =
+            u64::from(std::process::id()) << 32 | CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| ConnError::Unexpected(format!("not a URL: {url}")))?;
+        let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
+        let port = uri.port_u16().unwrap_or(80);
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let connect = WsClient::connect(host, port, path, nonce, MAX_MESSAGE);
+        let ws = tokio::time::timeout(patience, connect)
             .await
             .map_err(|_| ConnError::Timeout)??;
         let mut conn = Self {
@@ -98,7 +97,7 @@ impl Conn {
 
     /// Sends one text frame.
     pub(crate) async fn send(&mut self, text: String) -> Result<(), ConnError> {
-        self.ws.send(Message::text(text)).await?;
+        self.ws.send_text(&text).await?;
         Ok(())
     }
 
@@ -125,12 +124,19 @@ impl Conn {
         self.send(text).await
     }
 
-    /// The next text frame. WebSocket pings are answered by the library and Pusher's
-    /// `pusher:ping` here; a close is an error.
+    /// The next text frame. WebSocket pings are answered by the client (`ws.rs`) and Pusher's
+    /// `pusher:ping` here; a close, or the end of the stream, is an error.
     pub(crate) async fn recv(&mut self) -> Result<Utf8Bytes, ConnError> {
         loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Text(text))) => {
+            let frame = match self.ws.next().await {
+                Ok(frame) => frame,
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(ConnError::Closed(None));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match frame {
+                Frame::Text(text) => {
                     // A ping is a few dozen bytes: only short frames naming it are decoded here.
                     if self.protocol == ProtocolKind::Pusher
                         && text.len() <= 128
@@ -143,14 +149,9 @@ impl Conn {
                     }
                     self.frames += 1;
                     self.bytes += text.len() as u64;
-                    return Ok(text);
+                    return Ok(Utf8Bytes::from(text));
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(ConnError::Closed(frame.map(|f| f.code.into())));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => return Err(ConnError::Closed(None)),
+                Frame::Close(code) => return Err(ConnError::Closed(code)),
             }
         }
     }
@@ -213,6 +214,15 @@ impl Conn {
 
     /// Closes politely (close frame), waiting briefly for the server's answer.
     pub(crate) async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            self.ws.send_close().await?;
+            // Until the server's close frame or the end of the stream.
+            loop {
+                if let Frame::Close(_) = self.ws.next().await? {
+                    return Ok::<(), WsError>(());
+                }
+            }
+        })
+        .await;
     }
 }

@@ -5,8 +5,6 @@
 
 use std::io;
 
-use tokio_tungstenite::tungstenite;
-
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -77,7 +75,7 @@ pub enum BenchError {
 pub enum ConnError {
     /// The WebSocket layer failed (connect, handshake, read or write).
     #[error("websocket: {0}")]
-    Ws(#[from] tungstenite::Error),
+    Ws(String),
     /// The server refused the connection or a request with this error code.
     #[error("server answered error {0:?}")]
     Refused(String),
@@ -90,4 +88,10 @@ pub enum ConnError {
     /// The server sent something this client cannot understand.
     #[error("unexpected frame: {0}")]
     Unexpected(String),
+}
+
+impl From<crate::ws::WsError> for ConnError {
+    fn from(error: crate::ws::WsError) -> Self {
+        Self::Ws(error.to_string())
+    }
 }

@@ -41,6 +41,7 @@ mod rss;
 mod scenario;
 mod stats;
 mod worker;
+mod ws;
 
 use std::io::Write as _;
 use std::process::ExitCode;
