@@ -10,7 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, PATIENCE, TestServer, start_default};
+use common::{Client, PATIENCE, TestServer, config, start, start_default};
+use rollcall_server::config::{Config, HeartbeatConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -255,5 +256,40 @@ async fn a_client_that_pings_without_reading_is_not_read_without_bound() {
         .send(json!({"op": "join", "id": 1, "channel": "calm", "data": {}}))
         .await;
     let ack = other.recv().await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+}
+
+/// WebSocket pings count as hearing from the client: a client that sends nothing else is not
+/// timed out.
+#[tokio::test]
+async fn websocket_pings_keep_a_quiet_client_alive() {
+    let server = start(Config {
+        heartbeat: HeartbeatConfig {
+            interval_ms: 200,
+            timeout_ms: 300,
+        },
+        ..config()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = handshake(&server, "/ws?app=dev-key&client_id=pinger", KEY_AND_VERSION);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (_, mut rest) = read_head(&mut stream).await;
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(&frame(0x89, b"still here")).await.unwrap();
+    }
+    // Four timeouts have passed; the connection must still answer.
+    stream
+        .write_all(&frame(
+            0x81,
+            br#"{"op":"join","id":9,"channel":"lobby","data":{}}"#,
+        ))
+        .await
+        .unwrap();
+    let ack = read_json_until(&mut stream, &mut rest, |m| {
+        m["id"] == json!(9) || m["type"] == "error"
+    })
+    .await;
     assert_eq!(ack["type"], "ack", "{ack}");
 }

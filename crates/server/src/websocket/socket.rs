@@ -85,7 +85,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// Writes what `outbound` holds, in the background of waiting for the client's next
-    /// message (pings are answered here). Cancel-safe: every partial state lives in `self`.
+    /// message. Pings are answered here, and returned too. Cancel-safe: every partial state
+    /// lives in `self`.
     pub(crate) async fn next(&mut self, outbound: &Outbound) -> Result<Incoming, ReadFailure> {
         poll_fn(|cx| {
             if self.poll_send(cx, outbound).is_ready() && self.broken {
@@ -153,8 +154,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         .await;
     }
 
-    /// Reads until the decoder has a message. Pings are answered (the pong queued) and not
-    /// returned.
+    /// Reads until the decoder has a message. Pings are answered here (the pong queued) and
+    /// still returned: any frame shows the client is alive.
     fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, ReadFailure>> {
         loop {
             match self.decoder.next() {
@@ -165,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 Ok(Some(Incoming::Ping(payload))) => {
                     self.queue_reply(opcode::PONG, &payload);
                     let _ = self.poll_write_unwritten(cx);
-                    continue;
+                    return Poll::Ready(Ok(Incoming::Ping(payload)));
                 }
                 Ok(Some(message)) => {
                     if matches!(message, Incoming::Close(_)) {
