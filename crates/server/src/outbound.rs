@@ -82,7 +82,7 @@ pub(crate) struct Batch {
 #[derive(Debug)]
 pub struct Outbound {
     state: Mutex<State>,
-    /// The connection's task, woken when frames arrive in an empty queue.
+    /// The connection's task, woken by every push (one atomic operation when nothing is registered).
     writer: AtomicWaker,
     closing: Notify,
     max_bytes: usize,
