@@ -554,6 +554,32 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever the client sends, the decoder neither panics nor holds more than one header
+        /// and one control frame of undecoded input, or more than the limit of message data.
+        #[test]
+        fn hostile_bytes_are_decoded_or_refused_within_bounds(
+            mut bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            chunk in 1usize..50,
+        ) {
+            // Mostly masked headers, so decoding goes past the first byte pair.
+            if let Some(second) = bytes.get_mut(1) {
+                *second |= MASKED;
+            }
+            let mut decoder = Decoder::new(64);
+            for piece in bytes.chunks(chunk) {
+                decoder.push(piece);
+                loop {
+                    match decoder.next() {
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                prop_assert!(decoder.input.len() - decoder.at <= 14 + 125);
+                let held = decoder.message.as_ref().map_or(0, |m| m.data.len());
+                prop_assert!(held <= 64);
+            }
+        }
+
         /// However the bytes are split into reads, the same messages come out.
         #[test]
         fn any_split_decodes_the_same(
