@@ -568,12 +568,7 @@ mod tests {
             let mut decoder = Decoder::new(64);
             for piece in bytes.chunks(chunk) {
                 decoder.push(piece);
-                loop {
-                    match decoder.next() {
-                        Ok(Some(_)) => {}
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+                while let Ok(Some(_)) = decoder.next() {}
                 prop_assert!(decoder.input.len() - decoder.at <= 14 + 125);
                 let held = decoder.message.as_ref().map_or(0, |m| m.data.len());
                 prop_assert!(held <= 64);
