@@ -14,7 +14,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, PATIENCE, TestServer, client_ids, config, start, start_default, token};
+use common::{
+    Client, PATIENCE, TestServer, client_ids, config, masked_frame, parse_server_frame, start,
+    start_default, token,
+};
 use rollcall_server::auth::{ChannelPattern, Grants};
 use rollcall_server::config::{Config, HeartbeatConfig};
 use serde_json::{Value, json};
@@ -174,18 +177,7 @@ impl RawWs {
 
     /// Sends a masked text frame.
     async fn send_text(&mut self, text: &str) {
-        let payload = text.as_bytes();
-        let mask = [0x12_u8, 0x34, 0x56, 0x78];
-        let mut frame = vec![0x81];
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | u8::try_from(n).unwrap()),
-            n => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
-            }
-        }
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let frame = masked_frame(0x81, text.as_bytes());
         self.stream.write_all(&frame).await.unwrap();
     }
 
@@ -213,27 +205,6 @@ impl RawWs {
             }
         }
     }
-}
-
-/// Parses one unmasked, unfragmented server frame at the start of `buf`: ((opcode, payload),
-/// bytes used), or `None` when `buf` does not yet hold a whole frame.
-fn parse_server_frame(buf: &[u8]) -> Option<((u8, Vec<u8>), usize)> {
-    let first = *buf.first()?;
-    let second = *buf.get(1)?;
-    assert_eq!(second & 0x80, 0, "server frames are not masked");
-    let (len, header) = match second & 0x7F {
-        126 => (
-            usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
-            4,
-        ),
-        127 => {
-            let bytes: [u8; 8] = buf.get(2..10)?.try_into().unwrap();
-            (usize::try_from(u64::from_be_bytes(bytes)).unwrap(), 10)
-        }
-        n => (usize::from(n), 2),
-    };
-    let payload = buf.get(header..header + len)?.to_vec();
-    Some(((first & 0x0F, payload), header + len))
 }
 
 // ---------------------------------------------------------------------------------------------

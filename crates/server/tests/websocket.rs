@@ -10,29 +10,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, PATIENCE, TestServer, config, start, start_default};
+use common::{
+    Client, PATIENCE, TestServer, config, masked_frame, parse_server_frame, start, start_default,
+};
 use rollcall_server::config::{Config, HeartbeatConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A masked client frame.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | u8::try_from(n).unwrap()),
-        n => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
 
 fn handshake(server: &TestServer, path: &str, extra_headers: &str) -> String {
     format!(
@@ -70,20 +55,8 @@ async fn read_json_until(
     wanted: impl Fn(&Value) -> bool,
 ) -> Value {
     loop {
-        while buffer.len() >= 2 {
-            let (len, header) = match buffer[1] & 0x7F {
-                126 if buffer.len() >= 4 => {
-                    (usize::from(u16::from_be_bytes([buffer[2], buffer[3]])), 4)
-                }
-                126 => break,
-                127 => panic!("no test frame is that large"),
-                n => (usize::from(n), 2),
-            };
-            if buffer.len() < header + len {
-                break;
-            }
-            let opcode = buffer[0] & 0x0F;
-            let payload: Vec<u8> = buffer.drain(..header + len).skip(header).collect();
+        while let Some(((opcode, payload), used)) = parse_server_frame(buffer) {
+            buffer.drain(..used);
             if opcode == 0x1 {
                 let value: Value = serde_json::from_slice(&payload).unwrap();
                 if wanted(&value) {
@@ -183,7 +156,7 @@ async fn reads_a_frame_sent_together_with_the_handshake() {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let mut bytes =
         handshake(&server, "/ws?app=dev-key&client_id=eager", KEY_AND_VERSION).into_bytes();
-    bytes.extend(frame(
+    bytes.extend(masked_frame(
         0x81,
         br#"{"op":"join","id":7,"channel":"lobby","data":{}}"#,
     ));
@@ -202,10 +175,10 @@ async fn reassembles_a_fragmented_request_around_a_ping() {
     stream.write_all(request.as_bytes()).await.unwrap();
     let (_, mut rest) = read_head(&mut stream).await;
     let text = br#"{"op":"join","id":8,"channel":"lobby","data":{"name":"fr\u00e9d"}}"#;
-    let mut bytes = frame(0x01, &text[..10]);
-    bytes.extend(frame(0x89, b"are you there"));
-    bytes.extend(frame(0x00, &text[10..30]));
-    bytes.extend(frame(0x80, &text[30..]));
+    let mut bytes = masked_frame(0x01, &text[..10]);
+    bytes.extend(masked_frame(0x89, b"are you there"));
+    bytes.extend(masked_frame(0x00, &text[10..30]));
+    bytes.extend(masked_frame(0x80, &text[30..]));
     // One byte at a time, so every frame is split across reads.
     for byte in bytes {
         stream.write_all(&[byte]).await.unwrap();
@@ -225,7 +198,7 @@ async fn a_client_that_pings_without_reading_is_not_read_without_bound() {
     flooder.write_all(request.as_bytes()).await.unwrap();
     read_head(&mut flooder).await;
 
-    let ping = frame(0x89, &[b'p'; 125]);
+    let ping = masked_frame(0x89, &[b'p'; 125]);
     let burst: Vec<u8> = ping
         .iter()
         .copied()
@@ -277,11 +250,14 @@ async fn websocket_pings_keep_a_quiet_client_alive() {
     let (_, mut rest) = read_head(&mut stream).await;
     for _ in 0..12 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        stream.write_all(&frame(0x89, b"still here")).await.unwrap();
+        stream
+            .write_all(&masked_frame(0x89, b"still here"))
+            .await
+            .unwrap();
     }
     // Four timeouts have passed; the connection must still answer.
     stream
-        .write_all(&frame(
+        .write_all(&masked_frame(
             0x81,
             br#"{"op":"join","id":9,"channel":"lobby","data":{}}"#,
         ))

@@ -272,3 +272,41 @@ pub fn client_ids(members: &Value) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// A masked client frame (`first` is the FIN bit and opcode byte), for tests that speak
+/// WebSocket over raw TCP.
+pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    let mut out = vec![first];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | u8::try_from(n).unwrap()),
+        n => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&MASK);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    out
+}
+
+/// Parses one unmasked, unfragmented server frame at the start of `buf`: ((opcode, payload),
+/// bytes used), or `None` when `buf` does not yet hold a whole frame.
+pub fn parse_server_frame(buf: &[u8]) -> Option<((u8, Vec<u8>), usize)> {
+    let first = *buf.first()?;
+    let second = *buf.get(1)?;
+    assert_eq!(second & 0x80, 0, "server frames are not masked");
+    let (len, header) = match second & 0x7F {
+        126 => (
+            usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
+            4,
+        ),
+        127 => {
+            let bytes: [u8; 8] = buf.get(2..10)?.try_into().unwrap();
+            (usize::try_from(u64::from_be_bytes(bytes)).unwrap(), 10)
+        }
+        n => (usize::from(n), 2),
+    };
+    let payload = buf.get(header..header + len)?.to_vec();
+    Some(((first & 0x0F, payload), header + len))
+}
