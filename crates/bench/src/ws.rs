@@ -204,12 +204,9 @@ impl WsClient {
                 if partial.len() > self.max_message {
                     return Err(WsError::Protocol("a message over the size limit".into()));
                 }
-                match (fin, self.partial.take()) {
-                    (true, Some(whole)) => Parsed::Message(Frame::Text(utf8(whole)?)),
-                    (_, partial) => {
-                        self.partial = partial;
-                        Parsed::Nothing
-                    }
+                match self.partial.take_if(|_| fin) {
+                    Some(whole) => Parsed::Message(Frame::Text(utf8(whole)?)),
+                    None => Parsed::Nothing,
                 }
             }
             0x8 => Parsed::Message(Frame::Close(
