@@ -11,6 +11,7 @@ mod cluster;
 pub mod config;
 mod engine;
 mod event;
+mod flag;
 mod hub;
 mod invitations;
 mod outbound;

@@ -15,8 +15,8 @@ use axum::extract::ws::Utf8Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use rollcall_proto::{CloseCode, ErrorCode, ServerMessage};
-use tokio::sync::Notify;
 
+use crate::flag::Flag;
 use crate::telemetry::WriterMetrics;
 
 /// One frame waiting to be written.
@@ -84,7 +84,8 @@ pub struct Outbound {
     state: Mutex<State>,
     /// The connection's task, woken by every push (one atomic operation when nothing is registered).
     writer: AtomicWaker,
-    closing: Notify,
+    /// Set with `State::closing`, for the session to wait on without taking the lock.
+    closing: Flag,
     max_bytes: usize,
     overflow: Overflow,
     /// Set once the connection is admitted to an app (refused connections count nothing).
@@ -106,7 +107,7 @@ impl Outbound {
         Arc::new(Self {
             state: Mutex::new(State::default()),
             writer: AtomicWaker::new(),
-            closing: Notify::new(),
+            closing: Flag::default(),
             max_bytes,
             overflow,
             metrics: OnceLock::new(),
@@ -155,7 +156,7 @@ impl Outbound {
         drop(state);
         self.writer.wake();
         if overflow {
-            self.closing.notify_waiters();
+            self.closing.set();
             if let Some(metrics) = self.metrics.get() {
                 metrics.overflowed();
             }
@@ -206,7 +207,7 @@ impl Outbound {
         state.close = Some((code, reason));
         drop(state);
         self.writer.wake();
-        self.closing.notify_waiters();
+        self.closing.set();
     }
 
     /// Whether the connection is closing (a close was queued or the writer stopped).
@@ -218,11 +219,7 @@ impl Outbound {
     /// Resolves once the connection is closing: a close was queued (by the session, or by an
     /// overflow) or the writer stopped because the socket failed.
     pub async fn closing(&self) {
-        let notified = self.closing.notified();
-        if self.is_closing() {
-            return;
-        }
-        notified.await;
+        self.closing.wait().await;
     }
 
     /// Takes every queued frame, with when the oldest of them was pushed; or, if there is none,
@@ -275,7 +272,7 @@ impl Outbound {
         state.frames.clear();
         state.bytes = 0;
         drop(state);
-        self.closing.notify_waiters();
+        self.closing.set();
     }
 }
 
