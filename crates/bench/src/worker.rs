@@ -380,11 +380,13 @@ pub(crate) async fn observe(mut ctx: ConnCtx, mut conn: Conn, mut observer: impl
     let mut reported = false;
     let mut deadline_armed = false;
     let mut ended: Option<ConnError> = None;
+    // Reports are sent while `ctx` is borrowed by the wait for the next command.
+    let reports = ctx.report_tx.clone();
     // One timer for the whole loop, armed at `Finish`: recreating it per frame would cost a
     // timer registration per delivery.
     let sleep = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(sleep);
-    loop {
+    'commands: loop {
         let signals = ctx.signals();
         if signals.stop {
             break;
@@ -398,30 +400,37 @@ pub(crate) async fn observe(mut ctx: ConnCtx, mut conn: Conn, mut observer: impl
                 }
             }
         }
-        if let (false, Some(finish)) = (reported, signals.finish) {
-            if !deadline_armed {
-                sleep.as_mut().reset(finish.deadline);
-                deadline_armed = true;
-            }
-            if observer.done(finish.expected) || Instant::now() >= finish.deadline {
+        if let (Some(finish), false) = (signals.finish, deadline_armed) {
+            sleep.as_mut().reset(finish.deadline);
+            deadline_armed = true;
+        }
+        // The commands stay the same until `changed` fires, so frames are read against this
+        // copy of them: the per-frame path touches nothing the worker's other connections share
+        // (waiting on the command channel anew for every frame locked its waiter list twice).
+        let changed = ctx.changed();
+        tokio::pin!(changed);
+        loop {
+            if let (false, Some(finish)) = (reported, signals.finish)
+                && (observer.done(finish.expected) || Instant::now() >= finish.deadline)
+            {
                 let mut outcome = observer.outcome();
                 outcome.done = observer.done(finish.expected);
                 outcome.frames = conn.frames - frames_at_setup;
                 outcome.bytes = conn.bytes - bytes_at_setup;
-                ctx.report(outcome);
+                let _ = reports.send(outcome);
                 reported = true;
             }
-        }
-        tokio::select! {
-            frame = conn.recv() => match frame {
-                Ok(text) => observer.on_frame(protocol.decode(&text), now_us()),
-                Err(e) => {
-                    ended = Some(e);
-                    break;
-                }
-            },
-            () = ctx.changed() => {}
-            () = &mut sleep, if deadline_armed && !reported => {}
+            tokio::select! {
+                frame = conn.recv() => match frame {
+                    Ok(text) => observer.on_frame(protocol.decode(&text), now_us()),
+                    Err(e) => {
+                        ended = Some(e);
+                        break 'commands;
+                    }
+                },
+                () = &mut changed => continue 'commands,
+                () = &mut sleep, if deadline_armed && !reported => {}
+            }
         }
     }
     if !reported {
