@@ -61,8 +61,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ROLLCALL_MAX_MEMBERS_PER_CHANNEL")]
     max_members_per_channel: Option<usize>,
 
-    /// Bytes queued for one connection before it is dropped as a slow consumer
-    /// [limits.max_queue_bytes]. Default 1048576.
+    /// Bytes of events queued for one connection before it is dropped as a slow consumer; answers
+    /// to its own requests are not counted [limits.max_queue_bytes]. Default 1048576.
     #[arg(long, env = "ROLLCALL_MAX_QUEUE_BYTES")]
     max_queue_bytes: Option<usize>,
 

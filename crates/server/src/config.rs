@@ -287,8 +287,8 @@ pub struct Limits {
     pub max_channels_per_connection: usize,
     /// Most distinct members (client ids) in one channel. Default 100000.
     pub max_members_per_channel: usize,
-    /// Bytes of outbound messages queued for one connection before it is disconnected as a slow
-    /// consumer (close code 4009). Default 1048576.
+    /// Bytes of outbound events queued for one connection before it is disconnected as a slow
+    /// consumer (close code 4009); answers to its own requests are not counted. Default 1048576.
     pub max_queue_bytes: usize,
     /// Most connections the server accepts at once; more are refused with close code 4013.
     /// Default 100000.

@@ -99,7 +99,7 @@ impl Requester<'_> {
     pub(crate) fn ack(&self, result: Option<AckResult<'_>>) {
         if let Answer::Ack(id) = self.answer {
             let text = ServerMessage::Ack { id, result }.encode();
-            self.outbound.push(&Utf8Bytes::from(text));
+            self.outbound.push_reply(&Utf8Bytes::from(text));
         }
     }
 
@@ -124,7 +124,7 @@ impl Requester<'_> {
                 } else {
                     pusher::wire::subscription_succeeded(channel.as_str())
                 };
-                self.outbound.push(&text);
+                self.outbound.push_reply(&text);
             }
             Answer::Silent => {}
         }

@@ -7,6 +7,7 @@
 //! (`websocket::Socket`).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::Context;
 use std::time::Instant;
@@ -61,6 +62,7 @@ impl Overflow {
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<Frame>,
+    /// Bytes of the queued frames that count toward the slow-consumer limit: all but replies.
     bytes: usize,
     closing: bool,
     /// When the oldest frame in `frames` was pushed: the start of the batch's queue delay.
@@ -87,15 +89,19 @@ pub struct Outbound {
     /// Set with `State::closing`, for the session to wait on without taking the lock.
     closing: Flag,
     max_bytes: usize,
+    /// Bytes of the queued replies (see [`Self::push_reply`]). Changed under the state's lock,
+    /// read without it by the connection's task before each message it reads.
+    reply_bytes: AtomicUsize,
     overflow: Overflow,
     /// Set once the connection is admitted to an app (refused connections count nothing).
     metrics: OnceLock<WriterMetrics>,
 }
 
 impl Outbound {
-    /// A queue that accepts frames while it holds less than `max_bytes`, so it never holds more
-    /// than `max_bytes` plus one frame. The slack of one frame is what lets a large snapshot reach
-    /// a client that is keeping up; frames themselves are bounded by the input limits.
+    /// A queue that accepts events while it holds less than `max_bytes` of them, so it never
+    /// holds more than `max_bytes` plus one frame of events; frames themselves are bounded by
+    /// the input limits. Replies to the client's own requests are bounded separately (see
+    /// [`Self::push_reply`]).
     #[must_use]
     pub fn new(max_bytes: usize) -> Arc<Self> {
         Self::with_overflow(max_bytes, Overflow::native())
@@ -109,6 +115,7 @@ impl Outbound {
             writer: AtomicWaker::new(),
             closing: Flag::default(),
             max_bytes,
+            reply_bytes: AtomicUsize::new(0),
             overflow,
             metrics: OnceLock::new(),
         })
@@ -129,14 +136,29 @@ impl Outbound {
     /// Queues a text frame. A client whose queue is full is disconnected as a slow consumer
     /// (native close 4009, Pusher 4100): its queue is dropped so its memory is freed at once.
     pub fn push(&self, text: &Utf8Bytes) {
+        self.queue(text, false);
+    }
+
+    /// Queues a reply to the client's own request (an ack, a member list). Replies do not count
+    /// toward the slow-consumer limit: a member list is as large as its channel, a few MB for
+    /// thousands of members, and counting it would close a client that is keeping up whenever
+    /// an event arrived before its task took the list. They are bounded instead by the
+    /// connection reading no further request while earlier replies wait (see
+    /// [`Self::replies_waiting`]).
+    pub fn push_reply(&self, text: &Utf8Bytes) {
+        self.queue(text, true);
+    }
+
+    fn queue(&self, text: &Utf8Bytes, reply: bool) {
         let mut state = self.state.lock();
         if state.closing {
             return;
         }
-        let overflow = state.bytes >= self.max_bytes;
+        let overflow = !reply && state.bytes >= self.max_bytes;
         if overflow {
             state.frames.clear();
             state.bytes = 0;
+            self.reply_bytes.store(0, Ordering::Relaxed);
             state.closing = true;
             let overflow = &self.overflow;
             state
@@ -150,7 +172,11 @@ impl Outbound {
             if state.frames.is_empty() {
                 state.oldest = Some(Instant::now());
             }
-            state.bytes += text.len();
+            if reply {
+                self.reply_bytes.fetch_add(text.len(), Ordering::Relaxed);
+            } else {
+                state.bytes += text.len();
+            }
             state.frames.push_back(Frame::Text(text.clone()));
         }
         drop(state);
@@ -222,6 +248,13 @@ impl Outbound {
         self.closing.wait().await;
     }
 
+    /// Bytes of replies queued and not yet taken by the connection's task. The connection reads
+    /// no further request while this is over its limit for unwritten replies, so a client that
+    /// sends requests without reading the answers is slowed down, not given memory.
+    pub(crate) fn replies_waiting(&self) -> usize {
+        self.reply_bytes.load(Ordering::Relaxed)
+    }
+
     /// Takes every queued frame, with when the oldest of them was pushed; or, if there is none,
     /// arranges for `cx` to be woken when there is.
     pub(crate) fn poll_batch(&self, cx: &Context<'_>) -> Option<Batch> {
@@ -232,6 +265,7 @@ impl Outbound {
             return None;
         }
         state.bytes = 0;
+        self.reply_bytes.store(0, Ordering::Relaxed);
         Some(Batch {
             frames: std::mem::take(&mut state.frames),
             oldest: state.oldest.take(),
@@ -249,6 +283,7 @@ impl Outbound {
     fn take(&self) -> VecDeque<Frame> {
         let mut state = self.state.lock();
         state.bytes = 0;
+        self.reply_bytes.store(0, Ordering::Relaxed);
         std::mem::take(&mut state.frames)
     }
 
@@ -271,6 +306,7 @@ impl Outbound {
         state.closing = true;
         state.frames.clear();
         state.bytes = 0;
+        self.reply_bytes.store(0, Ordering::Relaxed);
         drop(state);
         self.closing.set();
     }
@@ -300,6 +336,32 @@ mod tests {
         out.push(&Utf8Bytes::from("ok"));
         out.push(&Utf8Bytes::from("a large snapshot"));
         assert!(!out.is_closing());
+    }
+
+    #[test]
+    fn replies_do_not_count_toward_the_slow_consumer_limit() {
+        let out = Outbound::new(10);
+        out.push_reply(&Utf8Bytes::from("a member list far over the limit"));
+        out.push(&Utf8Bytes::from("12345678"));
+        out.push(&Utf8Bytes::from("12345"));
+        assert!(!out.is_closing(), "the reply is not counted");
+        assert_eq!(out.replies_waiting(), 32);
+        out.push(&Utf8Bytes::from("1"));
+        assert!(out.is_closing(), "events still are");
+        assert_eq!(
+            out.replies_waiting(),
+            0,
+            "an overflow drops the queue, replies too"
+        );
+    }
+
+    #[test]
+    fn taking_the_queue_clears_the_reply_count() {
+        let out = Outbound::new(10);
+        out.push_reply(&Utf8Bytes::from("ack"));
+        assert_eq!(out.replies_waiting(), 3);
+        assert_eq!(out.take_texts(), ["ack"]);
+        assert_eq!(out.replies_waiting(), 0);
     }
 
     #[test]

@@ -1304,3 +1304,63 @@ async fn a_slow_consumer_is_disconnected_and_nobody_else_loses_anything() {
     let snapshot = again.join("room", json!({})).await;
     assert_eq!(client_ids(&snapshot["members"]), ["publisher", "slow"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_waiting_for_a_client_do_not_make_it_a_slow_consumer() {
+    const MEMBERS: usize = 40;
+    const ASKS: u64 = 400;
+    const EVENTS: u64 = 5;
+    // Each member list is ~45 KB, over the whole queue limit, and 400 of them (~18 MB) are more
+    // than loopback's socket buffers hold: the server has to stop reading the requests, with a
+    // list waiting in the queue.
+    let server = start_with(|l| l.max_queue_bytes = 16 * 1024).await;
+    let pad = "p".repeat(1000);
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        let mut member = Client::anon(&server, &format!("m{i}")).await;
+        member.join("big", json!({ "pad": pad })).await;
+        members.push(member);
+    }
+    let mut asker = Client::anon(&server, "asker").await;
+    asker.ok(1, json!({"op": "watch", "channel": "big"})).await;
+    for id in 0..ASKS {
+        asker
+            .send(json!({"op": "members", "channel": "big", "id": 10 + id}))
+            .await;
+    }
+    // Until the server stops reading them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A few small events meanwhile: a client is closed as a slow consumer for events it does
+    // not read, not for the answers it asked for.
+    let mut publisher = Client::anon(&server, "publisher").await;
+    publisher
+        .ok(99, json!({"op": "watch", "channel": "big"}))
+        .await;
+    for n in 0..EVENTS {
+        let request = json!({"op": "publish", "channel": "big", "echo": false, "data": {"n": n}});
+        publisher.ok(100 + n, request).await;
+    }
+    let (mut answered, mut published) = (0, 0);
+    while answered < ASKS || published < EVENTS {
+        let reply = asker.recv().await;
+        match reply["type"].as_str() {
+            Some("ack") => {
+                assert_eq!(reply["id"], 10 + answered, "answers in order");
+                let listed = reply["result"]["members"].as_array().map(Vec::len);
+                assert_eq!(
+                    listed,
+                    Some(MEMBERS),
+                    "answer {answered} lists every member"
+                );
+                answered += 1;
+            }
+            Some("message") => {
+                assert_eq!(reply["data"]["n"], published, "events in order");
+                published += 1;
+            }
+            _ => panic!("unexpected: {reply:.300}"),
+        }
+    }
+    let pong = asker.request(ASKS, json!({"op": "ping"})).await;
+    assert_eq!(pong["type"], "pong", "still connected: {pong}");
+}

@@ -214,7 +214,7 @@ impl Hub {
                 Some(done)
             }
             _ => {
-                who.outbound.push(&text);
+                who.outbound.push_reply(&text);
                 None
             }
         }
@@ -366,7 +366,7 @@ pub(crate) struct ParkedAck {
 
 impl ParkedAck {
     fn send(self) {
-        self.outbound.push(&self.text);
+        self.outbound.push_reply(&self.text);
         let _ = self.sent.send(());
     }
 }

@@ -279,7 +279,7 @@ impl Session {
             }
             Command::Ping => {
                 let text = ServerMessage::Pong { id }.encode();
-                self.outbound.push(&Utf8Bytes::from(text));
+                self.outbound.push_reply(&Utf8Bytes::from(text));
                 Ok(())
             }
         }

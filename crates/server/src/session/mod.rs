@@ -335,7 +335,7 @@ impl Session {
 
     fn send_error(&self, id: Option<&RequestId>, code: ErrorCode, message: &str) {
         self.count_error(code);
-        self.outbound.push(&error_text(id, code, message));
+        self.outbound.push_reply(&error_text(id, code, message));
     }
 
     /// Leaves every channel at once, so the other members see the leave without waiting for the

@@ -23,9 +23,10 @@ use crate::outbound::{Batch, Frame, Outbound};
 /// Bytes read from the socket per system call, into a stack buffer.
 const READ_CHUNK: usize = 4096;
 
-/// Frames the connection answers by itself (pongs, the echo endpoint's echoes) may pile up to
-/// this many unwritten bytes; past it the client is not read until they are written, so a
-/// client that pings without reading cannot grow the server's memory.
+/// Replies may pile up to this many unwritten bytes: frames the connection answers by itself
+/// (pongs, the echo endpoint's echoes), and replies to requests waiting in the outbound queue.
+/// Past it the client is not read until they are written, so a client that sends without
+/// reading cannot grow the server's memory.
 const MAX_UNWRITTEN_REPLIES: usize = 64 * 1024;
 
 /// How long closing may take: writing what is queued and the close frame, then waiting for the
@@ -91,6 +92,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         poll_fn(|cx| {
             if self.poll_send(cx, outbound).is_ready() && self.broken {
                 return Poll::Ready(Err(ReadFailure::Gone));
+            }
+            // Replies still queued mean the socket is not taking them (the send above would
+            // have): the next request waits, woken when the socket can be written again.
+            if outbound.replies_waiting() > MAX_UNWRITTEN_REPLIES {
+                return Poll::Pending;
             }
             self.poll_receive(cx)
         })
