@@ -1,12 +1,14 @@
 //! A one-way flag that tasks can wait on: set once, never cleared (a connection closing, the
 //! server shutting down).
 
-use std::future::poll_fn;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 /// A flag set once, with a wait that costs one atomic read per poll.
 ///
@@ -33,24 +35,41 @@ impl Flag {
     }
 
     /// Resolves once the flag is set.
-    ///
-    /// The waiter registers with the `Notify` on its first poll only; later polls read the flag.
-    /// That relies on the waker staying the same between polls, which holds for a future that
-    /// stays in one task, as every caller's does.
-    pub(crate) async fn wait(&self) {
-        let mut notified = pin!(self.notify.notified());
-        let mut registered = false;
-        poll_fn(|cx| {
-            if self.is_set() {
-                return Poll::Ready(());
-            }
-            if registered {
-                return Poll::Pending;
-            }
-            registered = true;
-            notified.as_mut().poll(cx)
-        })
-        .await;
+    pub(crate) fn wait(&self) -> Wait<'_> {
+        Wait {
+            flag: self,
+            notified: self.notify.notified(),
+            registered: false,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Flag::wait`]. It registers with the `Notify` on its first poll only and
+    /// reads the flag on later ones, which relies on the waker staying the same between polls:
+    /// true of a future that stays in one task, as every caller's does. A plain struct rather
+    /// than an async block, because every connection holds two of these for its lifetime.
+    pub(crate) struct Wait<'a> {
+        flag: &'a Flag,
+        #[pin]
+        notified: Notified<'a>,
+        registered: bool,
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if this.flag.is_set() {
+            return Poll::Ready(());
+        }
+        if *this.registered {
+            return Poll::Pending;
+        }
+        *this.registered = true;
+        this.notified.poll(cx)
     }
 }
 
@@ -70,7 +89,7 @@ mod tests {
                 // Polled again and again by the interval while it waits, like a session's
                 // select! when the session is woken to write.
                 let mut tick = tokio::time::interval(Duration::from_millis(1));
-                let mut wait = pin!(flag.wait());
+                let mut wait = std::pin::pin!(flag.wait());
                 let mut ticks = 0u32;
                 loop {
                     tokio::select! {

@@ -244,8 +244,8 @@ impl Outbound {
 
     /// Resolves once the connection is closing: a close was queued (by the session, or by an
     /// overflow) or the writer stopped because the socket failed.
-    pub async fn closing(&self) {
-        self.closing.wait().await;
+    pub fn closing(&self) -> impl Future<Output = ()> + '_ {
+        self.closing.wait()
     }
 
     /// Bytes of replies queued and not yet taken by the connection's task. The connection reads

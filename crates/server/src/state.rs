@@ -244,8 +244,8 @@ impl ServerState {
     }
 
     /// Resolves once [`Self::begin_shutdown`] has been called.
-    pub async fn shutting_down(&self) {
-        self.shutting_down.wait().await;
+    pub fn shutting_down(&self) -> impl Future<Output = ()> + '_ {
+        self.shutting_down.wait()
     }
 
     /// Whether shutdown has begun: `/readyz` answers 503 from then on.
