@@ -11,7 +11,6 @@ mod cluster;
 pub mod config;
 mod engine;
 mod event;
-mod flag;
 mod hub;
 mod invitations;
 mod outbound;

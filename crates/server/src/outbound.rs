@@ -16,8 +16,8 @@ use axum::extract::ws::Utf8Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use rollcall_proto::{CloseCode, ErrorCode, ServerMessage};
+use tokio::sync::Notify;
 
-use crate::flag::Flag;
 use crate::telemetry::WriterMetrics;
 
 /// One frame waiting to be written.
@@ -86,8 +86,7 @@ pub struct Outbound {
     state: Mutex<State>,
     /// The connection's task, woken by every push (one atomic operation when nothing is registered).
     writer: AtomicWaker,
-    /// Set with `State::closing`, for the session to wait on without taking the lock.
-    closing: Flag,
+    closing: Notify,
     max_bytes: usize,
     /// Bytes of the queued replies (see [`Self::push_reply`]). Changed under the state's lock,
     /// read without it by the connection's task before each message it reads.
@@ -113,7 +112,7 @@ impl Outbound {
         Arc::new(Self {
             state: Mutex::new(State::default()),
             writer: AtomicWaker::new(),
-            closing: Flag::default(),
+            closing: Notify::new(),
             max_bytes,
             reply_bytes: AtomicUsize::new(0),
             overflow,
@@ -133,8 +132,9 @@ impl Outbound {
         self.state.lock().close
     }
 
-    /// Queues a text frame. A client whose queue is full is disconnected as a slow consumer
-    /// (native close 4009, Pusher 4100): its queue is dropped so its memory is freed at once.
+    /// Queues an event: any text frame but a reply to the client's own request. A client whose
+    /// queue is full of events is disconnected as a slow consumer (native close 4009, Pusher
+    /// 4100): its queue is dropped so its memory is freed at once.
     pub fn push(&self, text: &Utf8Bytes) {
         self.queue(text, false);
     }
@@ -182,7 +182,7 @@ impl Outbound {
         drop(state);
         self.writer.wake();
         if overflow {
-            self.closing.set();
+            self.closing.notify_waiters();
             if let Some(metrics) = self.metrics.get() {
                 metrics.overflowed();
             }
@@ -233,7 +233,7 @@ impl Outbound {
         state.close = Some((code, reason));
         drop(state);
         self.writer.wake();
-        self.closing.set();
+        self.closing.notify_waiters();
     }
 
     /// Whether the connection is closing (a close was queued or the writer stopped).
@@ -244,8 +244,12 @@ impl Outbound {
 
     /// Resolves once the connection is closing: a close was queued (by the session, or by an
     /// overflow) or the writer stopped because the socket failed.
-    pub fn closing(&self) -> impl Future<Output = ()> + '_ {
-        self.closing.wait()
+    pub async fn closing(&self) {
+        let notified = self.closing.notified();
+        if self.is_closing() {
+            return;
+        }
+        notified.await;
     }
 
     /// Bytes of replies queued and not yet taken by the connection's task. The connection reads
@@ -308,7 +312,7 @@ impl Outbound {
         state.bytes = 0;
         self.reply_bytes.store(0, Ordering::Relaxed);
         drop(state);
-        self.closing.set();
+        self.closing.notify_waiters();
     }
 }
 

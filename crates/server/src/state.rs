@@ -2,11 +2,12 @@
 //! pending invitations.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use rollcall_core::ConnectionId;
@@ -14,7 +15,6 @@ use rollcall_core::ConnectionId;
 use crate::clients::ClientIndex;
 use crate::cluster::Cluster;
 use crate::config::{AppConfig, Config, EngineKind};
-use crate::flag::Flag;
 use crate::hub::{Hub, HubOptions};
 use crate::invitations::Invitations;
 use crate::telemetry::{AppMetrics, Metrics};
@@ -53,7 +53,8 @@ pub struct ServerState {
     apps: Vec<Arc<AppRuntime>>,
     next_connection: AtomicU64,
     connections: AtomicUsize,
-    shutting_down: Flag,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
     /// The webhook dispatchers' ends of the notice queues, until [`Self::start_webhooks`].
     webhook_queues: Mutex<Vec<(AppConfig, NoticeReceiver)>>,
     /// The metrics registry behind `/metrics`.
@@ -114,7 +115,8 @@ impl ServerState {
             apps,
             next_connection: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
-            shutting_down: Flag::default(),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
             webhook_queues: Mutex::new(webhook_queues),
             metrics,
             shutdown_started: OnceLock::new(),
@@ -186,7 +188,9 @@ impl ServerState {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let running = state.upgrade().is_some_and(|s| !s.shutting_down.is_set());
+                let running = state
+                    .upgrade()
+                    .is_some_and(|s| !s.shutting_down.load(Ordering::Acquire));
                 if !running {
                     break;
                 }
@@ -240,18 +244,23 @@ impl ServerState {
     pub fn begin_shutdown(&self) {
         // Stamped before the flag, so whoever sees the flag finds the time.
         let _ = self.shutdown_started.set(Instant::now());
-        self.shutting_down.set();
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.notify_waiters();
     }
 
     /// Resolves once [`Self::begin_shutdown`] has been called.
-    pub fn shutting_down(&self) -> impl Future<Output = ()> + '_ {
-        self.shutting_down.wait()
+    pub async fn shutting_down(&self) {
+        let notified = self.shutdown.notified();
+        if self.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
     }
 
     /// Whether shutdown has begun: `/readyz` answers 503 from then on.
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.is_set()
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     /// How long the connection should wait before reconnecting after a shutdown: between 0 and
