@@ -18,6 +18,10 @@ use tokio::net::TcpStream;
 /// Bytes asked of the kernel per read; the buffer grows for larger frames.
 const READ_CHUNK: usize = 4 * 1024;
 
+/// A read buffer with more room than this once empty is freed, so a connection keeps only
+/// [`READ_CHUNK`] between large frames.
+const KEEP_READ_CAPACITY: usize = 64 * 1024;
+
 /// The longest HTTP response head accepted in the handshake.
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -145,6 +149,12 @@ impl WsClient {
                     }
                     Parsed::Nothing => {}
                 }
+            }
+            if self.read.is_empty() && self.read.capacity() > KEEP_READ_CAPACITY {
+                // Grown for a large frame (a member list of thousands): give it back, or every
+                // connection of a large channel keeps megabytes and the generator's own memory
+                // traffic shows up in what it measures.
+                self.read = BytesMut::with_capacity(READ_CHUNK);
             }
             self.read.reserve(READ_CHUNK);
             if self.stream.read_buf(&mut self.read).await? == 0 {
